@@ -1,0 +1,86 @@
+// swift-tools-version:6.2
+// The tools version turns on Swift 6 language mode (strict concurrency) for every target.
+import PackageDescription
+
+let package = Package(
+    name: "ishop",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ishop", targets: ["ishop"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+    ],
+    targets: [
+        // cmark-gfm and its extensions from Debian (libcmark-gfm-dev, libcmark-gfm-extensions-dev).
+        .systemLibrary(
+            name: "CMarkGFM", pkgConfig: "libcmark-gfm",
+            providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]
+        ),
+        // System calls Swift's Glibc module does not import (renameat2 for the atomic publish).
+        .target(name: "CSystemCalls"),
+        .target(
+            name: "ShopCore",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "ShopStore",
+            dependencies: [
+                "ShopCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .target(
+            name: "ShopImport",
+            dependencies: ["ShopCore", "ShopStore"]
+        ),
+        .target(
+            name: "SiteBuild",
+            dependencies: [
+                "ShopCore", "ShopStore", "CMarkGFM", "CSystemCalls",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "ShopRuntime",
+            dependencies: [
+                "ShopCore", "ShopStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "ishop",
+            dependencies: [
+                "ShopCore", "ShopStore", "ShopImport", "SiteBuild", "ShopRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+
+        .testTarget(name: "CMarkGFMTests", dependencies: ["CMarkGFM"]),
+        .testTarget(name: "ShopCoreTests", dependencies: ["ShopCore"]),
+        .testTarget(name: "ShopStoreTests", dependencies: ["ShopStore"]),
+        .testTarget(name: "ShopImportTests", dependencies: ["ShopImport", "ShopStore"]),
+        .testTarget(name: "SiteBuildTests", dependencies: ["SiteBuild", "ShopStore", "ShopImport"]),
+        .testTarget(
+            name: "ShopRuntimeTests",
+            dependencies: [
+                "ShopRuntime", "ShopStore", "ShopImport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        // Drives the built `ishop` binary end to end, as a shop owner would.
+        .testTarget(name: "ishopTests", dependencies: ["ishop"]),
+    ]
+)

@@ -1,0 +1,9 @@
+#ifndef ISHOP_SYSTEM_H
+#define ISHOP_SYSTEM_H
+
+/* Atomically swaps two paths (files or folders): readers see one tree or the other, never
+   neither. Linux renameat2(RENAME_EXCHANGE), which Swift's Glibc module does not import.
+   Returns 0, or -1 with errno set (EINVAL/ENOSYS where the file system cannot do it). */
+int ishop_exchange_paths(const char *first, const char *second);
+
+#endif

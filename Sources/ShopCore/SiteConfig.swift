@@ -1,0 +1,224 @@
+import Foundation
+
+/// site.yml, typed. Every key is documented in docs/configuration.md; keep the two in step.
+///
+/// Paths in site.yml are relative to the folder that holds site.yml, as Hugo's are relative to
+/// the project root, so `ishop build --config shop/site.yml` works from anywhere.
+public struct SiteConfig: Sendable {
+    public var title: String
+    public var tagline: String
+    /// Absolute URL the site is published at, always ending in "/".
+    public var baseURL: URL
+    public var currency: Currency
+    /// A locale identifier such as "en_GB" or "de_DE": prices and the page language follow it.
+    public var locale: String
+    /// A SQLite file path (relative to the site folder) or a postgres:// URL.
+    public var database: String
+    /// Where `ishop build` writes the site (Hugo's publishDir).
+    public var publishDir: String
+    public var theme: String
+    public var themesDir: String
+    public var contentDir: String
+    /// Products per collection page.
+    public var pageSize: Int
+    public var images: ImageSettings
+    /// Runtime settings per environment name ("development", "production", ...).
+    public var environments: [String: RuntimeSettings]
+    /// The folder of site.yml: every relative path above is resolved against it.
+    public var siteDirectory: String
+    /// The file this came from, for messages.
+    public var sourceFile: String
+
+    public struct ImageSettings: Sendable, Equatable {
+        public var widths: [Int]
+        public static let defaultWidths = [320, 640, 1024, 1600]
+    }
+
+    /// The BCP 47 language of pages ("en" from "en_GB"), for `<html lang>`.
+    public var language: String {
+        let parts = locale.split(whereSeparator: { $0 == "_" || $0 == "-" })
+        return parts.first.map { $0.lowercased() } ?? "en"
+    }
+
+    /// Resolves a path from site.yml (or any relative path) against the site folder.
+    public func resolve(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return URL(fileURLWithPath: siteDirectory).appendingPathComponent(path).standardizedFileURL.path
+    }
+
+    public func runtime(for environment: String) throws -> RuntimeSettings {
+        if let settings = environments[environment] { return settings }
+        let known = environments.keys.sorted().joined(separator: ", ")
+        throw ConfigError(file: sourceFile, line: nil, keyPath: "environments",
+                          message: "has no environment named \"\(environment)\" (site.yml defines: \(known.isEmpty ? "none" : known))")
+    }
+}
+
+/// The runtime's settings for one environment.
+public struct RuntimeSettings: Sendable, Equatable {
+    public var name: String
+    public var host: String
+    public var port: Int
+    /// Origins allowed to call the API from a browser (CORS) and to open the stock WebSocket.
+    public var allowedOrigins: [String]
+    /// Name of the environment variable holding the JWT signing secret (never the secret itself).
+    public var jwtSecretEnv: String
+    /// Serve public/ from the runtime too (handy in development; Nginx does it in production).
+    public var serveStatic: Bool
+    /// Addresses of reverse proxies whose X-Forwarded-For may be believed.
+    public var trustedProxies: [String]
+
+    /// Production refuses what is only tolerable on a developer's machine.
+    public var isProduction: Bool { name == "production" }
+}
+
+extension SiteConfig {
+    /// Loads and checks site.yml. Every mistake is a `ConfigError` naming the file, line and key.
+    public static func load(path: String) throws -> SiteConfig {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ConfigError(file: path, line: nil, keyPath: "", message: "cannot be read (\(Self.reason(error)))")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, line: nil, keyPath: "", message: "is not UTF-8 text")
+        }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
+        return try parse(text, file: path, siteDirectory: directory)
+    }
+
+    public static func parse(_ text: String, file: String, siteDirectory: String) throws -> SiteConfig {
+        let root = try YAMLMapping.parse(text, file: file)
+
+        let title = try root.string("title") ?? "My Shop"
+        let tagline = try root.string("tagline") ?? ""
+
+        let baseText = try root.string("baseURL") ?? "http://127.0.0.1:8080/"
+        guard let parsed = URL(string: baseText), let scheme = parsed.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", parsed.host != nil
+        else {
+            throw root.invalid("baseURL", "must be an absolute http(s) URL such as https://shop.example.com/, found \"\(baseText)\"")
+        }
+        let baseURL = baseText.hasSuffix("/") ? parsed : URL(string: baseText + "/")!
+
+        let currencyText = try root.string("currency") ?? "USD"
+        guard let currency = Currency(code: currencyText) else {
+            throw root.invalid("currency", "must be an ISO 4217 code such as EUR or USD, found \"\(currencyText)\"")
+        }
+
+        let locale = try root.string("locale") ?? "en_US"
+        guard !locale.isEmpty, locale.utf8.count <= 35,
+              locale.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
+        else {
+            throw root.invalid("locale", "must be a locale identifier such as en_GB, found \"\(locale)\"")
+        }
+
+        let database = try root.string("database") ?? "ishop.sqlite"
+        guard !database.isEmpty else { throw root.invalid("database", "must not be empty") }
+        let publishDir = try nonEmptyPath(root, "publishDir") ?? "public"
+        let theme = try root.string("theme") ?? "default"
+        guard Handle.isValid(theme) else {
+            throw root.invalid("theme", "must be a theme folder name (letters, digits, - and _), found \"\(theme)\"")
+        }
+        let themesDir = try nonEmptyPath(root, "themesDir") ?? "themes"
+        let contentDir = try nonEmptyPath(root, "contentDir") ?? "content"
+
+        let pageSize = try root.int("pageSize") ?? 24
+        guard (1...1000).contains(pageSize) else { throw root.invalid("pageSize", "must be between 1 and 1000, found \(pageSize)") }
+
+        var images = ImageSettings(widths: ImageSettings.defaultWidths)
+        if let imageMap = try root.mapping("images") {
+            if let widths = try imageMap.ints("widths") {
+                guard !widths.isEmpty, widths.allSatisfy({ (16...8192).contains($0) }) else {
+                    throw imageMap.invalid("widths", "must be a non-empty list of widths between 16 and 8192 pixels")
+                }
+                images.widths = Array(Set(widths)).sorted()
+            }
+            try imageMap.rejectUnknownKeys()
+        }
+
+        var environments: [String: RuntimeSettings] = [:]
+        if let envMap = try root.mapping("environments") {
+            for name in envMap.keys {
+                guard let settings = try envMap.mapping(name) else {
+                    environments[name] = RuntimeSettings.defaults(for: name)
+                    continue
+                }
+                environments[name] = try RuntimeSettings.parse(settings, name: name)
+            }
+            try envMap.rejectUnknownKeys()
+        }
+        // Both standard environments always exist, so `--env production` works on a minimal site.yml.
+        for name in ["development", "production"] where environments[name] == nil {
+            environments[name] = RuntimeSettings.defaults(for: name)
+        }
+
+        try root.rejectUnknownKeys()
+        return SiteConfig(
+            title: title, tagline: tagline, baseURL: baseURL, currency: currency, locale: locale,
+            database: database, publishDir: publishDir, theme: theme, themesDir: themesDir,
+            contentDir: contentDir, pageSize: pageSize, images: images, environments: environments,
+            siteDirectory: siteDirectory, sourceFile: file
+        )
+    }
+
+    private static func nonEmptyPath(_ map: YAMLMapping, _ key: String) throws -> String? {
+        guard let value = try map.string(key) else { return nil }
+        guard !value.isEmpty else { throw map.invalid(key, "must not be empty") }
+        return value
+    }
+
+    static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadNoSuchFileError { return "no such file" }
+        return ns.localizedDescription
+    }
+}
+
+extension RuntimeSettings {
+    public static func defaults(for name: String) -> RuntimeSettings {
+        RuntimeSettings(
+            name: name, host: "127.0.0.1", port: 8080,
+            allowedOrigins: name == "development" ? ["http://localhost:*", "http://127.0.0.1:*"] : [],
+            jwtSecretEnv: "ISHOP_JWT_SECRET", serveStatic: name == "development", trustedProxies: []
+        )
+    }
+
+    static func parse(_ map: YAMLMapping, name: String) throws -> RuntimeSettings {
+        var settings = RuntimeSettings.defaults(for: name)
+        if let host = try map.string("host") {
+            guard !host.isEmpty, !host.contains(where: { $0.isWhitespace || $0 == "/" }) else {
+                throw map.invalid("host", "must be a host name or IP address, found \"\(host)\"")
+            }
+            settings.host = host
+        }
+        if let port = try map.int("port") {
+            guard (0...65535).contains(port) else { throw map.invalid("port", "must be between 0 and 65535, found \(port)") }
+            settings.port = port
+        }
+        if let origins = try map.strings("allowedOrigins") {
+            for origin in origins {
+                do {
+                    _ = try OriginPolicy.Rule(parsing: origin)
+                } catch {
+                    throw map.invalid("allowedOrigins", "\(error)")
+                }
+            }
+            settings.allowedOrigins = origins
+        }
+        if let secretEnv = try map.string("jwtSecretEnv") {
+            guard !secretEnv.isEmpty, secretEnv.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                throw map.invalid("jwtSecretEnv", "must be the NAME of an environment variable (letters, digits, _), not the secret itself")
+            }
+            settings.jwtSecretEnv = secretEnv
+        }
+        if let serveStatic = try map.bool("serveStatic") { settings.serveStatic = serveStatic }
+        if let proxies = try map.strings("trustedProxies") { settings.trustedProxies = proxies }
+        try map.rejectUnknownKeys()
+        return settings
+    }
+}

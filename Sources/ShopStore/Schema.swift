@@ -1,0 +1,77 @@
+import GRDB
+
+/// The catalog schema, as versioned migrations run automatically when a store opens.
+/// Never edit a migration that has shipped: add a new one. PostgreSQL's migrations must mean
+/// the same, migration for migration.
+enum Schema {
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-catalog") { db in
+            try db.execute(sql: """
+                CREATE TABLE products (
+                    id INTEGER PRIMARY KEY,
+                    handle TEXT NOT NULL UNIQUE,
+                    title TEXT NOT NULL,
+                    body_html TEXT NOT NULL DEFAULT '',
+                    vendor TEXT NOT NULL DEFAULT '',
+                    product_type TEXT NOT NULL DEFAULT '',
+                    published BOOLEAN NOT NULL DEFAULT 1,
+                    seo_title TEXT NOT NULL DEFAULT '',
+                    seo_description TEXT NOT NULL DEFAULT '',
+                    option1_name TEXT,
+                    option2_name TEXT,
+                    option3_name TEXT,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL
+                );
+                CREATE TABLE variants (
+                    id INTEGER PRIMARY KEY,
+                    product_id INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    sku TEXT NOT NULL UNIQUE,
+                    option1 TEXT,
+                    option2 TEXT,
+                    option3 TEXT,
+                    price_cents INTEGER NOT NULL CHECK (price_cents >= 0),
+                    compare_at_cents INTEGER CHECK (compare_at_cents IS NULL OR compare_at_cents >= 0),
+                    -- The database itself refuses an oversell, whatever the code above it does.
+                    stock INTEGER NOT NULL DEFAULT 0 CHECK (stock >= 0),
+                    inventory_policy TEXT NOT NULL DEFAULT 'deny' CHECK (inventory_policy IN ('deny', 'continue')),
+                    grams INTEGER NOT NULL DEFAULT 0,
+                    requires_shipping BOOLEAN NOT NULL DEFAULT 1,
+                    taxable BOOLEAN NOT NULL DEFAULT 1,
+                    barcode TEXT NOT NULL DEFAULT '',
+                    image_src TEXT NOT NULL DEFAULT '',
+                    weight_unit TEXT NOT NULL DEFAULT '',
+                    updated_at TEXT NOT NULL
+                );
+                CREATE INDEX variants_by_product ON variants(product_id, position);
+                CREATE TABLE images (
+                    id INTEGER PRIMARY KEY,
+                    product_id INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    src TEXT NOT NULL,
+                    alt TEXT NOT NULL DEFAULT '',
+                    UNIQUE (product_id, position)
+                );
+                CREATE TABLE collections (
+                    id INTEGER PRIMARY KEY,
+                    handle TEXT NOT NULL UNIQUE,
+                    title TEXT NOT NULL
+                );
+                CREATE TABLE product_collections (
+                    product_id INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+                    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+                    PRIMARY KEY (product_id, collection_id)
+                );
+                CREATE TABLE tags (
+                    product_id INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    position INTEGER NOT NULL,
+                    PRIMARY KEY (product_id, name)
+                );
+                """)
+        }
+        return migrator
+    }()
+}

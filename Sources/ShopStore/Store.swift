@@ -1,0 +1,86 @@
+import Foundation
+import ShopCore
+
+/// Where the catalog lives. One protocol, one implementation per backend (SQLite now,
+/// PostgreSQL next), so the importer, the build and the runtime never know which one they have.
+///
+/// Every method is one transaction: a reader sees a consistent catalog, and a writer changes all
+/// it was given or nothing.
+public protocol Store: Sendable {
+    /// Creates or updates products by handle and their variants by SKU, in one transaction.
+    /// The given products are authoritative: variants and images of theirs that are not in the
+    /// input are removed. Products not given are left alone.
+    func upsert(_ products: [Product]) async throws -> UpsertSummary
+
+    /// Every product with its variants, images and tags, read in one transaction.
+    /// Drafts (unpublished products) are left out unless asked for.
+    func catalog(includeUnpublished: Bool) async throws -> [Product]
+
+    /// One published product by handle, or nil.
+    func product(handle: String) async throws -> Product?
+
+    /// Current stock of the given SKUs of published products; unknown SKUs are left out.
+    func stock(skus: [String]) async throws -> [String: Int]
+
+    /// Answers when the database does: for readiness checks.
+    func ping() async throws
+
+    func close() async throws
+}
+
+/// What an upsert changed: the importer's summary line.
+public struct UpsertSummary: Sendable, Equatable {
+    public var productsCreated = 0
+    public var productsUpdated = 0
+    public var productsUnchanged = 0
+    public var variantsCreated = 0
+    public var variantsUpdated = 0
+    public var variantsRemoved = 0
+    public var imagesCreated = 0
+    public var imagesUpdated = 0
+    public var imagesRemoved = 0
+
+    public init() {}
+}
+
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    /// A SKU is already used by a variant of another product.
+    case skuTaken(sku: String, ownerHandle: String, wantedBy: String)
+    case unsupportedDatabase(String)
+    case cannotOpen(location: String, reason: String)
+    /// The database was written by a newer ishop: refuse rather than damage it.
+    case schemaTooNew(location: String, migration: String)
+
+    public var description: String {
+        switch self {
+        case .skuTaken(let sku, let owner, let wanted):
+            "SKU \(sku) of product \(wanted) is already used by product \(owner); SKUs must be unique across the catalog"
+        case .unsupportedDatabase(let url):
+            "database \(url) is not supported: give a SQLite file path (PostgreSQL support is not built yet)"
+        case .cannotOpen(let location, let reason):
+            "cannot open the database \(location): \(reason)"
+        case .schemaTooNew(let location, let migration):
+            "the database \(location) has migration \(migration), which this ishop does not know; use a newer ishop"
+        }
+    }
+}
+
+/// Opens the store a database URL names: a SQLite file path (or `sqlite:PATH`); `postgres://` later.
+public enum StoreLocator {
+    public static func open(_ location: String) async throws -> any Store {
+        let lower = location.lowercased()
+        if lower.hasPrefix("postgres://") || lower.hasPrefix("postgresql://") || lower.contains("://") {
+            throw StoreError.unsupportedDatabase(redacted(location))
+        }
+        var path = location
+        if lower.hasPrefix("sqlite:") { path = String(location.dropFirst("sqlite:".count)) }
+        return try SQLiteStore(path: path)
+    }
+
+    /// A URL fit for messages and logs: the password, if any, replaced.
+    public static func redacted(_ location: String) -> String {
+        guard var components = URLComponents(string: location), components.password != nil else { return location }
+        components.password = "***"
+        return components.string ?? location
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+
+/// Text of an HTML fragment, for places that show a product body as plain text until the
+/// sanitiser lands: tags are dropped, block ends become line breaks, common entities decoded.
+///
+/// Whatever this returns is escaped again when rendered, so it can never inject markup; it
+/// only has to read well, not be a full HTML parser.
+public enum PlainText {
+    static let blockTags: Set<String> = ["p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "table"]
+    static let hiddenTags: Set<String> = ["script", "style", "template", "noscript"]
+    static let entities: [String: String] = [
+        "amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'", "#39": "'", "nbsp": " ", "ndash": "–", "mdash": "—",
+        "hellip": "…", "euro": "€", "pound": "£", "copy": "©", "reg": "®", "trade": "™",
+    ]
+
+    public static func fromHTML(_ html: String) -> String {
+        var out = ""
+        var index = html.startIndex
+        var hiddenUntil: String?
+        while index < html.endIndex {
+            let character = html[index]
+            if character == "<", let close = html[index...].firstIndex(of: ">") {
+                let inside = html[html.index(after: index)..<close]
+                let isClosing = inside.hasPrefix("/")
+                let name = inside.drop(while: { $0 == "/" }).prefix(while: { $0.isLetter || $0.isNumber }).lowercased()
+                if let hidden = hiddenUntil {
+                    if isClosing && name == hidden { hiddenUntil = nil }
+                } else if !isClosing && hiddenTags.contains(name) {
+                    hiddenUntil = name
+                } else if blockTags.contains(name) && !out.isEmpty && !out.hasSuffix("\n") {
+                    out.append("\n")
+                }
+                index = html.index(after: close)
+                continue
+            }
+            if hiddenUntil != nil { index = html.index(after: index); continue }
+            if character == "&", let semicolon = html[index...].prefix(12).firstIndex(of: ";") {
+                let name = String(html[html.index(after: index)..<semicolon])
+                if let decoded = entities[name] ?? numericEntity(name) {
+                    out.append(decoded)
+                    index = html.index(after: semicolon)
+                    continue
+                }
+            }
+            out.append(character)
+            index = html.index(after: index)
+        }
+        // Collapse runs of blank lines and trim.
+        let lines = out.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        var result: [String] = []
+        for line in lines where !(line.isEmpty && (result.last?.isEmpty ?? true)) { result.append(line) }
+        while result.last?.isEmpty == true { result.removeLast() }
+        return result.joined(separator: "\n")
+    }
+
+    static func numericEntity(_ name: String) -> String? {
+        guard name.hasPrefix("#") else { return nil }
+        let digits = name.dropFirst()
+        let value = digits.hasPrefix("x") || digits.hasPrefix("X") ? UInt32(digits.dropFirst(), radix: 16) : UInt32(digits)
+        guard let value, let scalar = Unicode.Scalar(value), value >= 0x20 || value == 0x0A else { return nil }
+        return String(Character(scalar))
+    }
+}
