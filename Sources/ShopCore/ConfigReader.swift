@@ -31,7 +31,7 @@ public final class YAMLMapping {
     public let file: String
     public let path: String
     public let line: Int?
-    private var entries: [(key: String, value: Node)] = []
+    private var entries: [(key: String, value: Node, line: Int?)] = []
     private var read: Set<String> = []
 
     /// Parses `text` and returns its top-level mapping; an empty document is an empty mapping.
@@ -40,6 +40,13 @@ public final class YAMLMapping {
         do {
             node = try Yams.compose(yaml: text)
         } catch let error as YamlError {
+            if case .duplicatedKeysInMapping(let duplicates, let context) = error {
+                // Yams refuses duplicates before we see the tree; recover the key's path from the text.
+                let key = duplicates.first ?? ""
+                let parents = Self.parentKeys(before: context.mark.line, column: context.mark.column, in: text)
+                throw ConfigError(file: file, line: context.mark.line + lineOffset, keyPath: (parents + [key]).joined(separator: "."),
+                                  message: "is given twice in the same mapping")
+            }
             throw ConfigError(file: file, line: Self.line(of: error).map { $0 + lineOffset }, keyPath: "",
                               message: "is not valid YAML: \(Self.problem(of: error))")
         }
@@ -77,7 +84,7 @@ public final class YAMLMapping {
                                   message: "is given twice (first on line \(earlier))")
             }
             seen[name] = keyLine ?? 0
-            entries.append((name, value))
+            entries.append((name, value, keyLine))
         }
     }
 
@@ -170,9 +177,28 @@ public final class YAMLMapping {
     public func rejectUnknownKeys() throws {
         guard let unknown = entries.first(where: { !read.contains($0.key) }) else { return }
         let known = read.sorted().joined(separator: ", ")
-        let keyLine = unknown.value.mark.map { $0.line + lineOffset }
-        throw ConfigError(file: file, line: keyLine, keyPath: join(unknown.key),
+        throw ConfigError(file: file, line: unknown.line, keyPath: join(unknown.key),
                           message: "is not a known key (known here: \(known))")
+    }
+
+    /// The keys of the block mappings that enclose position (line, column), outermost first:
+    /// each less-indented `key:` line above it. Good for block-style YAML, which site.yml is.
+    static func parentKeys(before line: Int, column: Int, in text: String) -> [String] {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var indent = column - 1
+        var keys: [String] = []
+        var index = min(line - 1, lines.count) - 1
+        while index >= 0 && indent > 0 {
+            let current = lines[index]
+            let leading = current.prefix(while: { $0 == " " }).count
+            let rest = current.dropFirst(leading)
+            if leading < indent, !rest.isEmpty, !rest.hasPrefix("#"), !rest.hasPrefix("-"), let colon = rest.firstIndex(of: ":") {
+                keys.insert(rest[..<colon].trimmingCharacters(in: .whitespaces), at: 0)
+                indent = leading
+            }
+            index -= 1
+        }
+        return keys
     }
 
     static func kind(of node: Node) -> String {

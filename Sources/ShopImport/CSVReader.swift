@@ -109,8 +109,10 @@ public struct CSVReader: Sequence, IteratorProtocol {
         }
         // Skip blank lines between records.
         while let byte = try peek(), byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
-            if byte == UInt8(ascii: "\n") { line += 1 }
             position += 1
+            // LF and CRLF end a line; so does a lone CR (old Mac files).
+            let next = try peek()
+            if byte == UInt8(ascii: "\n") || next != UInt8(ascii: "\n") { line += 1 }
         }
         guard try peek() != nil else { return nil }
 

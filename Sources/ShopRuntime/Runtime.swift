@@ -37,8 +37,8 @@ public enum Runtime {
     /// The router with every route and middleware, usable by tests without a socket.
     public static func router(
         config: SiteConfig, settings: RuntimeSettings, policy: OriginPolicy, store: any Store, publicDirectory: String?
-    ) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
+    ) -> Router<ShopRequestContext> {
+        let router = Router(context: ShopRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: LogRequestsMiddleware(.info))
         router.add(middleware: CORSPolicyMiddleware(policy: policy))
         router.add(middleware: SecurityHeadersMiddleware())
@@ -61,7 +61,7 @@ public enum Runtime {
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
                             body: .init(byteBuffer: ByteBuffer(string: "ready")))
         }
-        CatalogController<BasicRequestContext>(store: store, currency: config.currency).addRoutes(to: router)
+        CatalogController<ShopRequestContext>(store: store, currency: config.currency).addRoutes(to: router)
         return router
     }
 

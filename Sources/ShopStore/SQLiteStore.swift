@@ -122,11 +122,38 @@ public final class SQLiteStore: Store {
         try await pool.write { db in
             var summary = UpsertSummary()
             let now = ISO8601DateFormatter().string(from: Date())
+            for product in incoming { try Self.validate(product) }
+            // SKUs given up by one product first: another product of the same call may take them,
+            // whatever order the products come in.
+            for product in incoming {
+                let keep = Set(product.variants.map(\.sku))
+                let dropped = try String.fetchAll(db, sql: """
+                    SELECT v.sku FROM variants v JOIN products p ON p.id = v.product_id WHERE p.handle = ?
+                    """, arguments: [product.handle]).filter { !keep.contains($0) }
+                for sku in dropped {
+                    try db.execute(sql: "DELETE FROM variants WHERE sku = ?", arguments: [sku])
+                    summary.variantsRemoved += 1
+                }
+            }
             for product in incoming {
                 try Self.upsert(product, db: db, now: now, summary: &summary)
             }
             return summary
         }
+    }
+
+    /// The shape rules the schema relies on, checked before anything is written.
+    static func validate(_ product: Product) throws {
+        guard Handle.isValid(product.handle) else { throw StoreError.invalidHandle(product.handle) }
+        func invalid(_ reason: String) -> StoreError { .invalidProduct(handle: product.handle, reason: reason) }
+        guard product.optionNames.count <= 3 else { throw invalid("it has \(product.optionNames.count) options; at most 3") }
+        guard !product.variants.isEmpty else { throw invalid("it has no variant") }
+        for variant in product.variants where variant.options.count != product.optionNames.count {
+            throw invalid("variant \(variant.sku) has \(variant.options.count) option values for \(product.optionNames.count) options")
+        }
+        guard Set(product.variants.map(\.sku)).count == product.variants.count else { throw invalid("two variants share a SKU") }
+        guard Set(product.images.map(\.position)).count == product.images.count else { throw invalid("two images share a position") }
+        guard Set(product.tags).count == product.tags.count else { throw invalid("a tag is given twice") }
     }
 
     static func upsert(_ product: Product, db: Database, now: String, summary: inout UpsertSummary) throws {
@@ -174,13 +201,8 @@ public final class SQLiteStore: Store {
             summary.productsCreated += 1
         }
 
-        // Variants, by SKU.
+        // Variants, by SKU (those the product gave up are already gone).
         let oldVariants = Dictionary(uniqueKeysWithValues: (existing?.variants ?? []).map { ($0.sku, $0) })
-        let newSKUs = Set(product.variants.map(\.sku))
-        for sku in oldVariants.keys where !newSKUs.contains(sku) {
-            try db.execute(sql: "DELETE FROM variants WHERE sku = ?", arguments: [sku])
-            summary.variantsRemoved += 1
-        }
         for (index, variant) in product.variants.enumerated() {
             let options = variant.options.map { $0 as String? } + Array(repeating: nil as String?, count: 3 - variant.options.count)
             let arguments: StatementArguments = [

@@ -47,6 +47,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     /// A SKU is already used by a variant of another product.
     case skuTaken(sku: String, ownerHandle: String, wantedBy: String)
     case unsupportedDatabase(String)
+    /// A handle that could not be a URL path segment.
+    case invalidHandle(String)
+    /// A product that breaks a rule of the catalog's shape (more than three options, say).
+    case invalidProduct(handle: String, reason: String)
     case cannotOpen(location: String, reason: String)
     /// The database was written by a newer ishop: refuse rather than damage it.
     case schemaTooNew(location: String, migration: String)
@@ -55,6 +59,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .skuTaken(let sku, let owner, let wanted):
             "SKU \(sku) of product \(wanted) is already used by product \(owner); SKUs must be unique across the catalog"
+        case .invalidProduct(let handle, let reason):
+            "product \(handle) cannot be stored: \(reason)"
+        case .invalidHandle(let handle):
+            "product handle \"\(handle.prefix(80))\" is not valid: letters, digits, - and _ only"
         case .unsupportedDatabase(let url):
             "database \(url) is not supported: give a SQLite file path (PostgreSQL support is not built yet)"
         case .cannotOpen(let location, let reason):
@@ -77,10 +85,19 @@ public enum StoreLocator {
         return try SQLiteStore(path: path)
     }
 
-    /// A URL fit for messages and logs: the password, if any, replaced.
+    /// A URL fit for messages and logs: a password, in the user part or the query, replaced.
+    /// A URL that cannot be parsed is not shown at all, since where its password is cannot be told.
     public static func redacted(_ location: String) -> String {
-        guard var components = URLComponents(string: location), components.password != nil else { return location }
-        components.password = "***"
-        return components.string ?? location
+        guard location.contains("://") else { return location }
+        guard var components = URLComponents(string: location) else {
+            return (location.components(separatedBy: "://").first ?? "database") + "://(unreadable URL, not shown)"
+        }
+        if components.password != nil { components.password = "***" }
+        if let items = components.queryItems {
+            components.queryItems = items.map { item in
+                ["password", "pass", "pwd"].contains(item.name.lowercased()) ? URLQueryItem(name: item.name, value: "***") : item
+            }
+        }
+        return components.string ?? "(unreadable URL, not shown)"
     }
 }

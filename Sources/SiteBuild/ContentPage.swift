@@ -48,10 +48,12 @@ public struct ContentPage: Sendable, Equatable {
     }
 
     public static func parse(_ text: String, file: String, defaultSlug: String) throws -> ContentPage {
-        var body = Substring(text)
+        // Files saved on Windows: "\r\n" is one Character in Swift, so normalise before looking for lines.
+        let normalized = text.contains("\r") ? text.replacingOccurrences(of: "\r\n", with: "\n") : text
+        var body = Substring(normalized)
         var meta: YAMLMapping?
         if body.hasPrefix("\u{FEFF}") { body = body.dropFirst() }
-        if body.hasPrefix("---\n") || body.hasPrefix("---\r\n") {
+        if body.hasPrefix("---\n") {
             let afterOpening = body[body.index(after: body.firstIndex(of: "\n")!)...]
             // The front matter ends at the first line that is exactly "---".
             var cursor = afterOpening.startIndex
@@ -59,7 +61,7 @@ public struct ContentPage: Sendable, Equatable {
             while cursor < afterOpening.endIndex {
                 let lineEnd = afterOpening[cursor...].firstIndex(of: "\n") ?? afterOpening.endIndex
                 let line = afterOpening[cursor..<lineEnd]
-                if line == "---" || line == "---\r" {
+                if line == "---" {
                     closing = cursor..<(lineEnd < afterOpening.endIndex ? afterOpening.index(after: lineEnd) : lineEnd)
                     break
                 }

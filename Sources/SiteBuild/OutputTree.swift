@@ -20,8 +20,12 @@ final class OutputTree {
         return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).staging-").path
     }
 
+    /// Written into every site ishop publishes: only a folder that has it (or is empty) may be replaced.
+    static let markerName = ".ishop-site"
+
     init(publishPath: String) throws {
         self.publishPath = publishPath
+        try Self.checkReplaceable(publishPath)
         let parent = URL(fileURLWithPath: publishPath).deletingLastPathComponent().path
         try Self.makeDirectories(parent)
         Self.removeStaleStaging(for: publishPath)
@@ -31,6 +35,25 @@ final class OutputTree {
             throw BuildError(.write, file: stagingPath, "cannot create the staging folder: \(String(cString: strerror(errno)))")
         }
         createdDirectories.insert(stagingPath)
+        try write(Self.markerName, "This folder is written by `ishop build` and replaced whole on every build.\n")
+    }
+
+    /// A build replaces its output folder whole, so it must never be a folder of anything else
+    /// (the database's, the catalog's, a home directory): refuse one that holds files but no marker.
+    static func checkReplaceable(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return }
+        guard isDirectory.boolValue else {
+            throw BuildError(.config, file: path, "exists and is not a folder; refusing to replace it")
+        }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        let foreign = entries.filter { $0 != ".gitkeep" && $0 != markerName }
+        if !foreign.isEmpty && !entries.contains(markerName) {
+            throw BuildError(.config, file: path, """
+                holds files that ishop did not write (\(foreign.sorted().prefix(3).joined(separator: ", "))); \
+                the output folder is replaced on every build, so choose an empty or new folder
+                """)
+        }
     }
 
     /// Writes `contents` at `relativePath` ("products/x/index.html") inside the staging tree.

@@ -18,14 +18,19 @@ public enum PlainText {
         var index = html.startIndex
         var hiddenUntil: String?
         while index < html.endIndex {
+            if let hidden = hiddenUntil {
+                // Script and style bodies may hold "<" and ">": skip straight to their end tag.
+                guard let end = html.range(of: "</\(hidden)", options: .caseInsensitive, range: index..<html.endIndex) else { break }
+                hiddenUntil = nil
+                index = html[end.upperBound...].firstIndex(of: ">").map { html.index(after: $0) } ?? html.endIndex
+                continue
+            }
             let character = html[index]
             if character == "<", let close = html[index...].firstIndex(of: ">") {
                 let inside = html[html.index(after: index)..<close]
                 let isClosing = inside.hasPrefix("/")
                 let name = inside.drop(while: { $0 == "/" }).prefix(while: { $0.isLetter || $0.isNumber }).lowercased()
-                if let hidden = hiddenUntil {
-                    if isClosing && name == hidden { hiddenUntil = nil }
-                } else if !isClosing && hiddenTags.contains(name) {
+                if !isClosing && hiddenTags.contains(name) {
                     hiddenUntil = name
                 } else if blockTags.contains(name) && !out.isEmpty && !out.hasSuffix("\n") {
                     out.append("\n")
@@ -33,7 +38,6 @@ public enum PlainText {
                 index = html.index(after: close)
                 continue
             }
-            if hiddenUntil != nil { index = html.index(after: index); continue }
             if character == "&", let semicolon = html[index...].prefix(12).firstIndex(of: ";") {
                 let name = String(html[html.index(after: index)..<semicolon])
                 if let decoded = entities[name] ?? numericEntity(name) {

@@ -45,6 +45,10 @@ public struct SiteBuilder {
         } catch {
             throw BuildError(.catalog, "cannot read the catalog: \(error)")
         }
+        // A handle becomes a folder name: one that is not a plain handle could climb out of public/.
+        if let bad = products.first(where: { !Handle.isValid($0.handle) }) {
+            throw BuildError(.plan, "product handle \"\(bad.handle.prefix(80))\" cannot be a page address (letters, digits, - and _ only)")
+        }
         let pages = try ContentPage.loadAll(directory: config.resolve(config.contentDir), displayRoot: config.contentDir)
             .filter { !$0.draft }
         let theme = try Theme.load(config: config)
@@ -53,10 +57,11 @@ public struct SiteBuilder {
         ])
 
         let navigation = pages.filter(\.menu).sorted { ($0.weight, $0.title) < ($1.weight, $1.title) }
-        let stylesheet = theme.staticFiles["css/shop.css"] != nil ? "/css/shop.css" : ""
-        let models = PageModels(config: config, navigation: navigation, stylesheet: stylesheet)
+        let assets = try FingerprintedAssets(staticFiles: theme.staticFiles)
+        let models = PageModels(config: config, navigation: navigation, stylesheet: assets.url(of: "css/shop.css") ?? "")
 
         let tree = try OutputTree(publishPath: output)
+        let filesBeforePages = tree.filesWritten
         do {
             let total = products.count + pages.count + 2
             var done = 0
@@ -91,10 +96,14 @@ public struct SiteBuilder {
             try tree.write("404.html", theme.render(models.context(
                 page: models.page(title: "Page not found", description: "", path: "/404.html")), template: "404"))
             step()
-            let pagesWritten = tree.filesWritten
+            let pagesWritten = tree.filesWritten - filesBeforePages
 
             for (relative, source) in theme.staticFiles.sorted(by: { $0.key < $1.key }) {
-                try tree.copy(from: source, to: relative)
+                if let contents = assets.fingerprinted[relative] {
+                    try contents.bytes.withUnsafeBytes { try tree.write(contents.path, bytes: $0) }
+                } else {
+                    try tree.copy(from: source, to: relative)
+                }
             }
             let report = Report(
                 products: products.count, contentPages: pages.count, pagesWritten: pagesWritten,

@@ -1,0 +1,349 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import ShopCore
+import ShopImport
+import ShopRuntime
+import ShopStore
+import Testing
+
+/// A real SQLite store with the example shop's catalog, and a real folder as public/.
+struct RuntimeFixture {
+    let directory: String
+    let store: SQLiteStore
+    let config: SiteConfig
+    let publicDirectory: String
+
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    static func make() async throws -> RuntimeFixture {
+        let directory = NSTemporaryDirectory() + "ishop-runtime-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let config = try SiteConfig.load(path: repositoryRoot.appendingPathComponent("site.yml").path)
+        let store = try SQLiteStore(path: "\(directory)/shop.sqlite")
+        _ = try await ShopifyImporter(store: store, currency: config.currency)
+            .importFiles([repositoryRoot.appendingPathComponent("catalog/products.csv").path])
+        let publicDirectory = "\(directory)/public"
+        try FileManager.default.createDirectory(atPath: "\(publicDirectory)/css", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "\(publicDirectory)/products/fig-bowl-print", withIntermediateDirectories: true)
+        try "<!doctype html><title>Home</title>".write(toFile: "\(publicDirectory)/index.html", atomically: true, encoding: .utf8)
+        try "<!doctype html><title>Fig</title>".write(toFile: "\(publicDirectory)/products/fig-bowl-print/index.html", atomically: true, encoding: .utf8)
+        try "body{color:red}".write(toFile: "\(publicDirectory)/css/shop.css", atomically: true, encoding: .utf8)
+        try "<!doctype html><title>Not found</title>NOT-FOUND-PAGE".write(toFile: "\(publicDirectory)/404.html", atomically: true, encoding: .utf8)
+        return RuntimeFixture(directory: directory, store: store, config: config, publicDirectory: publicDirectory)
+    }
+
+    func application(origins: [String] = ["http://localhost:*", "https://shop.example.com"], serveStatic: Bool = true) throws
+        -> some ApplicationProtocol
+    {
+        var settings = RuntimeSettings.defaults(for: "development")
+        settings.port = 0
+        settings.allowedOrigins = origins
+        let policy = try Runtime.checkSettings(settings, environment: [:])
+        let router = Runtime.router(config: config, settings: settings, policy: policy, store: store,
+                                    publicDirectory: serveStatic ? publicDirectory : nil)
+        return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+struct ErrorBody: Decodable, Equatable {
+    let error: String
+    let message: String
+}
+
+func decodeError(_ response: TestResponse) throws -> ErrorBody {
+    #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+    return try JSONDecoder().decode(ErrorBody.self, from: Data(buffer: response.body))
+}
+
+@Suite struct HealthTests {
+    @Test func healthzAndReadyz() async throws {
+        let fixture = try await RuntimeFixture.make()
+        defer { fixture.remove() }
+        try await fixture.application().test(.live) { client in
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == "ok")
+            }
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+            // The database goes away: not ready, in API.md's error shape, and never a crash.
+            try await fixture.store.close()
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                let code = try decodeError(response).error
+                #expect(code == "not_ready")
+            }
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+}
+
+@Suite struct CatalogAPITests {
+    struct ProductBody: Decodable {
+        struct VariantBody: Decodable {
+            let sku: String
+            let title: String
+            let price_cents: Int
+            let stock: Int
+        }
+        let handle: String
+        let title: String
+        let currency: String
+        let variants: [VariantBody]
+    }
+
+    @Test func productByHandle() async throws {
+        let fixture = try await RuntimeFixture.make()
+        defer { fixture.remove() }
+        try await fixture.application().test(.live) { client in
+            try await client.execute(uri: "/api/products/fig-bowl-print", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+                #expect(response.headers[.cacheControl] == "no-store")
+                let product = try JSONDecoder().decode(ProductBody.self, from: Data(buffer: response.body))
+                #expect(product.handle == "fig-bowl-print")
+                #expect(product.title == "Fig in a Red Bowl")
+                #expect(product.currency == "EUR")
+                #expect(product.variants.count == 6)
+                let first = try #require(product.variants.first)
+                #expect(first.sku == "LP-FIG-A4")
+                #expect(first.title == "A4 / No frame")
+                #expect(first.price_cents == 2400)
+                #expect(first.stock == 12)
+                // Exactly the documented keys: nothing stored but not promised leaks out.
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])
+                #expect(Set(object.keys) == ["handle", "title", "currency", "variants"])
+                let variant = try #require((object["variants"] as? [[String: Any]])?.first)
+                #expect(Set(variant.keys) == ["sku", "title", "price_cents", "stock"])
+            }
+        }
+    }
+
+    @Test func unknownUnpublishedAndHostileHandlesAre404() async throws {
+        let fixture = try await RuntimeFixture.make()
+        defer { fixture.remove() }
+        try await fixture.application().test(.live) { client in
+            for uri in ["/api/products/no-such-thing", "/api/products/sunset-hills-print", "/api/products/%3Cscript%3E",
+                        "/api/products/FIG-BOWL-PRINT", "/api/products/" + String(repeating: "a", count: 5000)] {
+                try await client.execute(uri: uri, method: .get) { response in
+                    #expect(response.status == .notFound, "\(uri)")
+                    let code = try decodeError(response).error
+                    #expect(code == "not_found")
+                }
+            }
+            try await client.execute(uri: "/api/nothing/here", method: .get) { response in
+                #expect(response.status == .notFound)
+                let code = try decodeError(response).error
+                #expect(code == "not_found")
+            }
+        }
+    }
+
+    @Test func stockOfSKUs() async throws {
+        let fixture = try await RuntimeFixture.make()
+        defer { fixture.remove() }
+        try await fixture.application().test(.live) { client in
+            // Unknown SKUs and SKUs of unpublished products are left out.
+            try await client.execute(uri: "/api/stock?skus=LP-FIG-A4,LP-FIG-A2-OAK,nope,LP-SUN-A4", method: .get) { response in
+                #expect(response.status == .ok)
+                let body = try JSONDecoder().decode([String: [String: Int]].self, from: Data(buffer: response.body))
+                #expect(body == ["stock": ["LP-FIG-A4": 12, "LP-FIG-A2-OAK": 0]])
+            }
+            try await client.execute(uri: "/api/stock?skus=", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == #"{"stock":{}}"#)
+            }
+        }
+    }
+
+    @Test func stockRejectsBadQueries() async throws {
+        let fixture = try await RuntimeFixture.make()
+        defer { fixture.remove() }
+        let tooMany = (1...201).map { "SKU\($0)" }.joined(separator: ",")
+        let cases: [(String, String)] = [
+            ("/api/stock", "missing_skus"),
+            ("/api/stock?skus=\(tooMany)", "too_many_skus"),
+            ("/api/stock?skus=\(String(repeating: "x", count: 300))", "invalid_sku"),
+        ]
+        try await fixture.application().test(.live) { client in
+            for (uri, expected) in cases {
+                try await client.execute(uri: uri, method: .get) { response in
+                    #expect(response.status == .badRequest)
+                    let code = try decodeError(response).error
+                    #expect(code == expected)
+                }
+            }
+            // 200 distinct SKUs is the limit, not over it.
+            let atLimit = (1...200).map { "SKU\($0)" }.joined(separator: ",")
+            try await client.execute(uri: "/api/stock?skus=\(atLimit)", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+}
+
+@Suite struct CORSTests {
+    @Test func allowedOriginIsEchoedWithCredentials() async throws {
+        let fixture = try await RuntimeFixture.make()
+        defer { fixture.remove() }
+        try await fixture.application().test(.live) { client in
+            for origin in ["http://localhost:5173", "https://shop.example.com"] {
+                try await client.execute(uri: "/api/stock?skus=LP-FIG-A4", method: .get, headers: [.origin: origin]) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.headers[.accessControlAllowOrigin] == origin)
+                    #expect(response.headers[.accessControlAllowCredentials] == "true")
+                    #expect(response.headers[values: .vary].contains("Origin"))
+                }
+            }
+            // Errors carry CORS headers too, or a browser front end could not read them.
+            try await client.execute(uri: "/api/products/nope", method: .get, headers: [.origin: "http://localhost:3000"]) { response in
+                #expect(response.status == .notFound)
+                #expect(response.headers[.accessControlAllowOrigin] == "http://localhost:3000")
+            }
+        }
+    }
+
+    @Test func disallowedOriginsGetNoCORSHeaders() async throws {
+        let fixture = try await RuntimeFixture.make()
+        defer { fixture.remove() }
+        let hostile = ["https://evil.example", "null", "https://shop.example.com.evil.example", "http://shop.example.com",
+                       "https://evilshop.example.com", "http://localhost.evil.example:5173", "https://localhost:5173"]
+        try await fixture.application().test(.live) { client in
+            for origin in hostile {
+                try await client.execute(uri: "/api/stock?skus=LP-FIG-A4", method: .get, headers: [.origin: origin]) { response in
+                    #expect(response.headers[.accessControlAllowOrigin] == nil, "\(origin)")
+                    #expect(response.headers[.accessControlAllowCredentials] == nil, "\(origin)")
+                }
+                try await client.execute(uri: "/api/stock", method: .options,
+                                         headers: [.origin: origin, .accessControlRequestMethod: "GET"]) { response in
+                    #expect(response.status == .forbidden, "\(origin)")
+                    #expect(response.headers[.accessControlAllowOrigin] == nil, "\(origin)")
+                }
+            }
+        }
+    }
+
+    @Test func preflightFromAllowedOrigin() async throws {
+        let fixture = try await RuntimeFixture.make()
+        defer { fixture.remove() }
+        try await fixture.application().test(.live) { client in
+            try await client.execute(uri: "/api/cart/items", method: .options, headers: [
+                .origin: "http://127.0.0.1:5173", .accessControlRequestMethod: "POST",
+                .accessControlRequestHeaders: "content-type, x-cart-token",
+            ]) { response in
+                // 127.0.0.1 is not in this fixture's list: refused.
+                #expect(response.status == .forbidden)
+            }
+            try await client.execute(uri: "/api/cart/items", method: .options, headers: [
+                .origin: "http://localhost:5173", .accessControlRequestMethod: "POST",
+            ]) { response in
+                #expect(response.status == .noContent)
+                #expect(response.headers[.accessControlAllowOrigin] == "http://localhost:5173")
+                #expect(response.headers[.accessControlAllowCredentials] == "true")
+                #expect(response.headers[.accessControlAllowMethods]?.contains("POST") == true)
+                #expect(response.headers[.accessControlAllowHeaders]?.contains("X-Cart-Token") == true)
+                #expect(response.headers[.accessControlMaxAge] != nil)
+                #expect(response.headers[values: .vary].contains("Origin"))
+            }
+        }
+    }
+}
+
+@Suite struct StaticSiteTests {
+    @Test func servesTheBuiltSiteWithContentTypes() async throws {
+        let fixture = try await RuntimeFixture.make()
+        defer { fixture.remove() }
+        try await fixture.application().test(.live) { client in
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/html") == true)
+                #expect(String(buffer: response.body).contains("<title>Home</title>"))
+                #expect(response.headers[.init("X-Content-Type-Options")!] == "nosniff")
+            }
+            try await client.execute(uri: "/products/fig-bowl-print/", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains("<title>Fig</title>"))
+            }
+            try await client.execute(uri: "/products/fig-bowl-print", method: .get) { response in
+                #expect(response.status == .movedPermanently)
+                #expect(response.headers[.location] == "/products/fig-bowl-print/")
+            }
+            try await client.execute(uri: "/css/shop.css", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/css") == true)
+            }
+            // A page that does not exist gets the site's own 404 page, with status 404.
+            try await client.execute(uri: "/no/such/page/", method: .get) { response in
+                #expect(response.status == .notFound)
+                #expect(String(buffer: response.body).contains("NOT-FOUND-PAGE"))
+            }
+        }
+    }
+
+    @Test func pathTraversalNeverLeavesThePublicFolder() async throws {
+        let fixture = try await RuntimeFixture.make()
+        defer { fixture.remove() }
+        // A secret beside public/ that no request may reach.
+        try "SECRET".write(toFile: "\(fixture.directory)/secret.txt", atomically: true, encoding: .utf8)
+        try await fixture.application().test(.live) { client in
+            for uri in ["/../secret.txt", "/%2e%2e/secret.txt", "/css/..%2f..%2fsecret.txt", "/..%2Fsecret.txt",
+                        "/css/%2e%2e/%2e%2e/secret.txt", "/../../../../etc/passwd"] {
+                try await client.execute(uri: uri, method: .get) { response in
+                    #expect(response.status == .badRequest || response.status == .notFound, "\(uri)")
+                    #expect(!String(buffer: response.body).contains("SECRET"), "\(uri)")
+                    #expect(!String(buffer: response.body).contains("root:"), "\(uri)")
+                }
+            }
+        }
+    }
+
+    @Test func noStaticFilesWhenServeStaticIsOff() async throws {
+        let fixture = try await RuntimeFixture.make()
+        defer { fixture.remove() }
+        try await fixture.application(serveStatic: false).test(.live) { client in
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.status == .notFound)
+                let code = try decodeError(response).error
+                #expect(code == "not_found")
+            }
+        }
+    }
+}
+
+@Suite struct StartupChecksTests {
+    func production(origins: [String]) -> RuntimeSettings {
+        var settings = RuntimeSettings.defaults(for: "production")
+        settings.allowedOrigins = origins
+        return settings
+    }
+
+    let secret = ["ISHOP_JWT_SECRET": String(repeating: "k", count: 40)]
+
+    @Test func productionRefusesWildcardsAndPlainHTTP() throws {
+        #expect(throws: Runtime.StartupError.self) { try Runtime.checkSettings(production(origins: ["http://localhost:*"]), environment: secret) }
+        #expect(throws: Runtime.StartupError.self) { try Runtime.checkSettings(production(origins: ["http://shop.example.com"]), environment: secret) }
+        #expect(throws: Runtime.StartupError.self) { try Runtime.checkSettings(production(origins: ["*"]), environment: secret) }
+        let policy = try Runtime.checkSettings(production(origins: ["https://shop.example.com"]), environment: secret)
+        #expect(policy.allows("https://shop.example.com"))
+    }
+
+    @Test func productionNeedsALongEnoughJWTSecret() throws {
+        let settings = production(origins: ["https://shop.example.com"])
+        #expect(throws: Runtime.StartupError.self) { try Runtime.checkSettings(settings, environment: [:]) }
+        #expect(throws: Runtime.StartupError.self) { try Runtime.checkSettings(settings, environment: ["ISHOP_JWT_SECRET": "short"]) }
+        _ = try Runtime.checkSettings(settings, environment: secret)
+        // Development tolerates both, as a developer's machine must.
+        _ = try Runtime.checkSettings(RuntimeSettings.defaults(for: "development"), environment: [:])
+    }
+}

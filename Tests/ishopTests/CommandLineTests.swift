@@ -1,0 +1,251 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Testing
+
+/// Drives the built `ishop` binary as a shop owner would: real processes, a real SQLite file,
+/// a real server on a loopback port.
+struct Shop {
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// The `ishop` binary SwiftPM built beside this test bundle.
+    static var binary: String {
+        var candidates: [String] = []
+        if let executable = Bundle.main.executableURL {
+            candidates.append(executable.deletingLastPathComponent().appendingPathComponent("ishop").path)
+        }
+        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("ishop").path)
+        candidates.append(repositoryRoot.appendingPathComponent(".build/debug/ishop").path)
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
+    }
+
+    let directory: String
+
+    /// A copy of the example shop in a temporary folder, so the repository's public/ is untouched.
+    static func copyExample() throws -> Shop {
+        let directory = NSTemporaryDirectory() + "ishop-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for item in ["site.yml", "content", "themes", "static", "catalog"] {
+            try FileManager.default.copyItem(atPath: repositoryRoot.appendingPathComponent(item).path, toPath: "\(directory)/\(item)")
+        }
+        try FileManager.default.createDirectory(atPath: "\(directory)/.ishop", withIntermediateDirectories: true)
+        return Shop(directory: directory)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Shop.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var env = ProcessInfo.processInfo.environment
+        env["ISHOP_DATABASE_URL"] = nil
+        env["ISHOP_ENV"] = nil
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: "\(directory)/\(relative)") }
+
+    func read(_ relative: String) throws -> String { try String(contentsOfFile: "\(directory)/\(relative)", encoding: .utf8) }
+}
+
+/// A running `ishop serve`, stopped with SIGTERM at the end.
+final class RunningServer: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+    private let output: Pipe
+
+    init(shop: Shop, arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: Shop.binary)
+        process.arguments = ["serve", "--port", "0"] + arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: shop.directory)
+        output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // The runtime prints one line once it listens: "ishop is serving ... at http://127.0.0.1:PORT/ ...".
+        var collected = ""
+        let handle = output.fileHandleForReading
+        while !collected.contains("\n") {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            collected += String(decoding: chunk, as: UTF8.self)
+        }
+        guard let range = collected.range(of: #"http://127\.0\.0\.1:(\d+)/"#, options: .regularExpression) else {
+            process.terminate()
+            throw ServerDidNotStart(output: collected)
+        }
+        let address = collected[range]
+        port = Int(address.split(separator: ":").last!.dropLast())!
+    }
+
+    struct ServerDidNotStart: Error { let output: String }
+
+    func get(_ path: String, headers: [(String, String)] = []) async throws -> (status: UInt, body: String, contentType: String) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 22)
+        return (response.status.code, String(buffer: body), response.headers["content-type"].first ?? "")
+    }
+
+    /// SIGTERM, then wait: the runtime must shut down gracefully and exit 0.
+    func stop() -> Int32 {
+        process.terminate()
+        let deadline = Date().addingTimeInterval(15)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); return -1 }
+        return process.terminationStatus
+    }
+}
+
+@Suite(.serialized) struct CommandLineTests {
+    @Test func helpListsOnlyWorkingCommands() throws {
+        let shop = try Shop.copyExample()
+        defer { shop.remove() }
+        let help = try shop.run(["--help"])
+        #expect(help.status == 0)
+        for command in ["import", "build", "serve"] { #expect(help.stdout.contains(command)) }
+        let buildHelp = try shop.run(["build", "--help"])
+        for option in ["--config", "--env", "--database", "--out"] { #expect(buildHelp.stdout.contains(option), "\(option)") }
+        let serveHelp = try shop.run(["serve", "--help"])
+        for option in ["--config", "--env", "--database", "--host", "--port"] { #expect(serveHelp.stdout.contains(option), "\(option)") }
+        let importHelp = try shop.run(["import", "shopify", "--help"])
+        for option in ["--config", "--env", "--database"] { #expect(importHelp.stdout.contains(option), "\(option)") }
+    }
+
+    @Test func importBuildServeEndToEnd() async throws {
+        let shop = try Shop.copyExample()
+        defer { shop.remove() }
+
+        let imported = try shop.run(["import", "shopify", "catalog/products.csv"])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout.contains("Imported 6 products, 24 variants, 7 images"))
+        #expect(shop.exists(".ishop/shop.sqlite"))
+
+        let again = try shop.run(["import", "shopify", "catalog/products.csv"])
+        #expect(again.stdout.contains("0 created, 0 updated, 6 unchanged"))
+
+        let built = try shop.run(["build"])
+        #expect(built.status == 0, "\(built.stderr)")
+        #expect(shop.exists("public/index.html"))
+        #expect(shop.exists("public/products/fig-bowl-print/index.html"))
+        #expect(!shop.exists("public/products/sunset-hills-print/index.html"))
+        #expect(shop.exists("public/shipping/index.html"))
+
+        let server = try RunningServer(shop: shop, arguments: [])
+        let health = try await server.get("/healthz")
+        #expect(health.status == 200 && health.body == "ok")
+        let ready = try await server.get("/readyz")
+        #expect(ready.status == 200)
+        let product = try await server.get("/api/products/fig-bowl-print")
+        #expect(product.status == 200)
+        #expect(product.body.contains(#""handle":"fig-bowl-print""#))
+        let stock = try await server.get("/api/stock?skus=LP-FIG-A4,LP-FIG-A2-OAK")
+        #expect(stock.body == #"{"stock":{"LP-FIG-A2-OAK":0,"LP-FIG-A4":12}}"#)
+        let home = try await server.get("/")
+        #expect(home.status == 200)
+        #expect(home.body.contains("Fig in a Red Bowl"))
+        let page = try await server.get("/products/fig-bowl-print/")
+        #expect(page.status == 200)
+        #expect(page.contentType.hasPrefix("text/html"))
+        #expect(page.body.contains(#"data-sku="LP-FIG-A4""#))
+        let missing = try await server.get("/api/products/nope")
+        #expect(missing.status == 404)
+        #expect(missing.body.contains(#""error":"not_found""#))
+        #expect(server.stop() == 0)
+    }
+
+    @Test func optionsOverrideSiteYml() async throws {
+        let shop = try Shop.copyExample()
+        defer { shop.remove() }
+        // --database after the command's name, and ISHOP_DATABASE_URL.
+        #expect(try shop.run(["import", "shopify", "catalog/products.csv", "--database", "other.sqlite"]).status == 0)
+        #expect(shop.exists("other.sqlite"))
+        #expect(!shop.exists(".ishop/shop.sqlite"))
+        let built = try shop.run(["build", "--database", "other.sqlite", "--out", "elsewhere"])
+        #expect(built.status == 0, "\(built.stderr)")
+        #expect(shop.exists("elsewhere/products/fig-bowl-print/index.html"))
+        #expect(!shop.exists("public/index.html"))
+
+        #expect(try shop.run(["import", "shopify", "catalog/products.csv"], environment: ["ISHOP_DATABASE_URL": "env.sqlite"]).status == 0)
+        #expect(shop.exists("env.sqlite"))
+
+        // --config from another folder: paths in site.yml are relative to site.yml.
+        let outside = try Shop.copyExample()
+        defer { outside.remove() }
+        let fromAfar = try outside.run(["build", "--config", "\(shop.directory)/site.yml", "--database", "\(shop.directory)/other.sqlite"])
+        #expect(fromAfar.status == 0, "\(fromAfar.stderr)")
+        #expect(shop.exists("public/products/fig-bowl-print/index.html"))
+    }
+
+    @Test func mistakesAreOneLineErrorsWithExitStatus1() throws {
+        let shop = try Shop.copyExample()
+        defer { shop.remove() }
+
+        let noConfig = try shop.run(["build", "--config", "missing.yml"])
+        #expect(noConfig.status == 1)
+        #expect(noConfig.stderr.hasPrefix("error: missing.yml does not exist"))
+
+        let badEnv = try shop.run(["build", "--env", "staging"])
+        #expect(badEnv.status == 1)
+        #expect(badEnv.stderr.contains("staging"))
+
+        try "title: Shop\nbaseURL: http://x/\nenvironments:\n  production:\n    port: many\n".write(
+            toFile: "\(shop.directory)/bad.yml", atomically: true, encoding: .utf8)
+        let badConfig = try shop.run(["build", "--config", "bad.yml"])
+        #expect(badConfig.status == 1)
+        #expect(badConfig.stderr.contains("bad.yml:5: environments.production.port"))
+
+        try "Handle,Title,Variant Price\nmug,Mug,12.x\n".write(toFile: "\(shop.directory)/bad.csv", atomically: true, encoding: .utf8)
+        let badCSV = try shop.run(["import", "shopify", "bad.csv"])
+        #expect(badCSV.status == 1)
+        #expect(badCSV.stderr.contains("bad.csv:2"))
+        #expect(badCSV.stderr.contains("Variant Price"))
+        #expect(!badCSV.stderr.contains("Fatal error"))
+
+        let productionWithoutSecret = try shop.run(["serve", "--env", "production", "--port", "0"], environment: ["ISHOP_JWT_SECRET": ""])
+        #expect(productionWithoutSecret.status == 1)
+        #expect(productionWithoutSecret.stderr.contains("refusing to start in production"))
+
+        let postgres = try shop.run(["build", "--database", "postgres://shop:pw@127.0.0.1/shop"])
+        #expect(postgres.status == 1)
+        #expect(!postgres.stderr.contains(":pw@"))
+    }
+
+    @Test func serveStopsGracefullyOnSIGINT() async throws {
+        let shop = try Shop.copyExample()
+        defer { shop.remove() }
+        #expect(try shop.run(["import", "shopify", "catalog/products.csv"]).status == 0)
+        let server = try RunningServer(shop: shop, arguments: ["--host", "127.0.0.1"])
+        #expect(try await server.get("/healthz").status == 200)
+        kill(server.process.processIdentifier, SIGINT)
+        let deadline = Date().addingTimeInterval(15)
+        while server.process.isRunning && Date() < deadline { usleep(20_000) }
+        #expect(!server.process.isRunning)
+        #expect(server.process.terminationStatus == 0)
+    }
+}
