@@ -214,7 +214,9 @@ struct ProductBuilder {
         }
 
         product = Product(
-            handle: handle, title: title, bodyHTML: row[.body], vendor: row.trimmed(.vendor),
+            // Descriptions come from strangers' CSVs: only an allowlist of markup is kept, so the
+            // Store holds HTML that pages and the API may show as it is.
+            handle: handle, title: title, bodyHTML: HTMLSanitizer.sanitize(row[.body]), vendor: row.trimmed(.vendor),
             productType: row.trimmed(.type), tags: tags, published: published, seoTitle: row.trimmed(.seoTitle),
             seoDescription: row.trimmed(.seoDescription), optionNames: optionNames)
     }

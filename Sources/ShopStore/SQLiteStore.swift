@@ -20,16 +20,16 @@ public final class SQLiteStore: Store {
                 throw StoreError.cannotOpen(location: path, reason: "folder \(directory) does not exist")
             }
             pool = try DatabasePool(path: path, configuration: config)
-            try Schema.migrator.migrate(pool)
+            let known = Set(SQLiteSchema.migrator.migrations)
+            let applied = try pool.read { db in try SQLiteSchema.migrator.appliedIdentifiers(db) }
+            if let unknown = applied.first(where: { !known.contains($0) }) {
+                throw StoreError.schemaTooNew(location: path, migration: unknown)
+            }
+            try SQLiteSchema.migrator.migrate(pool)
         } catch let error as StoreError {
             throw error
         } catch let error as DatabaseError {
             throw StoreError.cannotOpen(location: path, reason: error.message ?? "\(error.resultCode)")
-        }
-        let applied = try pool.read { db in try Schema.migrator.appliedIdentifiers(db) }
-        let known = Set(Schema.migrator.migrations)
-        if let unknown = applied.first(where: { !known.contains($0) }) {
-            throw StoreError.schemaTooNew(location: path, migration: unknown)
         }
     }
 
@@ -59,10 +59,9 @@ public final class SQLiteStore: Store {
         guard !skus.isEmpty else { return [:] }
         return try await pool.read { db in
             var result: [String: Int] = [:]
-            let placeholders = databaseQuestionMarks(count: skus.count)
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT v.sku, v.stock FROM variants v JOIN products p ON p.id = v.product_id
-                WHERE p.published = 1 AND v.sku IN (\(placeholders))
+                WHERE p.published = 1 AND v.sku IN (\(databaseQuestionMarks(count: skus.count)))
                 """, arguments: StatementArguments(skus))
             while let row = try rows.next() { result[row["sku"]] = row["stock"] }
             return result
@@ -71,197 +70,141 @@ public final class SQLiteStore: Store {
 
     /// Loads products with everything they own in four queries, whatever the catalog's size.
     static func loadProducts(_ db: Database, filter: String, arguments: StatementArguments) throws -> [Product] {
-        var products: [Int64: Product] = [:]
-        var order: [Int64] = []
-        let productRows = try Row.fetchCursor(db, sql: """
-            SELECT p.* FROM products p \(filter) ORDER BY p.id
-            """, arguments: arguments)
+        var assembler = CatalogAssembler()
+        let productRows = try Row.fetchCursor(db, sql: "SELECT p.* FROM products p \(filter) ORDER BY p.id", arguments: arguments)
         while let row = try productRows.next() {
-            let id: Int64 = row["id"]
-            let optionNames = [row["option1_name"], row["option2_name"], row["option3_name"]].compactMap { $0 as String? }
-            products[id] = Product(
+            assembler.add(product: Product(
                 handle: row["handle"], title: row["title"], bodyHTML: row["body_html"], vendor: row["vendor"],
                 productType: row["product_type"], tags: [], published: row["published"],
-                seoTitle: row["seo_title"], seoDescription: row["seo_description"], optionNames: optionNames)
-            order.append(id)
+                seoTitle: row["seo_title"], seoDescription: row["seo_description"],
+                optionNames: CatalogAssembler.options([row["option1_name"], row["option2_name"], row["option3_name"]])),
+                id: row["id"])
         }
-        guard !order.isEmpty else { return [] }
+        let ids = assembler.productIDs
+        guard !ids.isEmpty else { return [] }
         // For one product, restrict the child queries; for the whole catalog, read them whole.
-        let childFilter = order.count == 1 ? "WHERE product_id = \(order[0])" : ""
+        let childFilter = ids.count == 1 ? "WHERE product_id = \(ids[0])" : ""
 
         let variantRows = try Row.fetchCursor(db, sql: "SELECT * FROM variants \(childFilter) ORDER BY product_id, position")
         while let row = try variantRows.next() {
-            let productID: Int64 = row["product_id"]
-            guard products[productID] != nil else { continue }
-            let options = [row["option1"], row["option2"], row["option3"]].compactMap { $0 as String? }
-            let policyText: String = row["inventory_policy"]
-            products[productID]!.variants.append(Variant(
-                sku: row["sku"], options: options, priceCents: row["price_cents"], compareAtCents: row["compare_at_cents"],
-                stock: row["stock"], inventoryPolicy: InventoryPolicy(rawValue: policyText) ?? .deny, grams: row["grams"],
+            let policy: String = row["inventory_policy"]
+            assembler.add(variant: Variant(
+                sku: row["sku"], options: CatalogAssembler.options([row["option1"], row["option2"], row["option3"]]),
+                priceCents: row["price_cents"], compareAtCents: row["compare_at_cents"], stock: row["stock"],
+                inventoryPolicy: InventoryPolicy(rawValue: policy) ?? .deny, grams: row["grams"],
                 requiresShipping: row["requires_shipping"], taxable: row["taxable"], barcode: row["barcode"],
-                imageSrc: row["image_src"], weightUnit: row["weight_unit"]))
+                imageSrc: row["image_src"], weightUnit: row["weight_unit"]), productID: row["product_id"])
         }
         let imageRows = try Row.fetchCursor(db, sql: "SELECT * FROM images \(childFilter) ORDER BY product_id, position")
         while let row = try imageRows.next() {
-            let productID: Int64 = row["product_id"]
-            guard products[productID] != nil else { continue }
-            products[productID]!.images.append(ProductImage(src: row["src"], position: row["position"], alt: row["alt"]))
+            assembler.add(image: ProductImage(src: row["src"], position: row["position"], alt: row["alt"]), productID: row["product_id"])
         }
         let tagRows = try Row.fetchCursor(db, sql: "SELECT * FROM tags \(childFilter) ORDER BY product_id, position")
         while let row = try tagRows.next() {
-            let productID: Int64 = row["product_id"]
-            guard products[productID] != nil else { continue }
-            products[productID]!.tags.append(row["name"])
+            assembler.add(tag: row["name"], productID: row["product_id"])
         }
-        return order.map { products[$0]! }
+        return assembler.result
     }
 
     // MARK: Writing
 
     public func upsert(_ incoming: [Product]) async throws -> UpsertSummary {
         try await pool.write { db in
-            var summary = UpsertSummary()
+            let existing = try Self.loadProducts(db, filter: "", arguments: [])
+            let changes = try CatalogChanges(
+                incoming: incoming,
+                existing: Dictionary(existing.map { ($0.handle, $0) }, uniquingKeysWith: { first, _ in first }))
             let now = ISO8601DateFormatter().string(from: Date())
-            for product in incoming { try Self.validate(product) }
-            // SKUs given up by one product first: another product of the same call may take them,
-            // whatever order the products come in.
-            for product in incoming {
-                let keep = Set(product.variants.map(\.sku))
-                let dropped = try String.fetchAll(db, sql: """
-                    SELECT v.sku FROM variants v JOIN products p ON p.id = v.product_id WHERE p.handle = ?
-                    """, arguments: [product.handle]).filter { !keep.contains($0) }
-                for sku in dropped {
-                    try db.execute(sql: "DELETE FROM variants WHERE sku = ?", arguments: [sku])
-                    summary.variantsRemoved += 1
-                }
-            }
-            for product in incoming {
-                try Self.upsert(product, db: db, now: now, summary: &summary)
-            }
-            return summary
+            for step in changes.steps { try Self.apply(step, db: db, now: now) }
+            return changes.summary
         }
     }
 
-    /// The shape rules the schema relies on, checked before anything is written.
-    static func validate(_ product: Product) throws {
-        guard Handle.isValid(product.handle) else { throw StoreError.invalidHandle(product.handle) }
-        func invalid(_ reason: String) -> StoreError { .invalidProduct(handle: product.handle, reason: reason) }
-        guard product.optionNames.count <= 3 else { throw invalid("it has \(product.optionNames.count) options; at most 3") }
-        guard !product.variants.isEmpty else { throw invalid("it has no variant") }
-        for variant in product.variants where variant.options.count != product.optionNames.count {
-            throw invalid("variant \(variant.sku) has \(variant.options.count) option values for \(product.optionNames.count) options")
-        }
-        guard Set(product.variants.map(\.sku)).count == product.variants.count else { throw invalid("two variants share a SKU") }
-        guard Set(product.images.map(\.position)).count == product.images.count else { throw invalid("two images share a position") }
-        guard Set(product.tags).count == product.tags.count else { throw invalid("a tag is given twice") }
-    }
+    static let productID = "(SELECT id FROM products WHERE handle = ?)"
 
-    static func upsert(_ product: Product, db: Database, now: String, summary: inout UpsertSummary) throws {
-        let existingID = try Int64.fetchOne(db, sql: "SELECT id FROM products WHERE handle = ?", arguments: [product.handle])
-        let existing = try existingID.flatMap {
-            try loadProducts(db, filter: "WHERE p.id = ?", arguments: [$0]).first
-        }
-        if let existing, existing == product {
-            summary.productsUnchanged += 1
-            return
-        }
-
-        // A SKU belongs to exactly one product: refuse to move it silently from another.
-        for variant in product.variants {
-            if let owner = try String.fetchOne(db, sql: """
-                SELECT p.handle FROM variants v JOIN products p ON p.id = v.product_id
-                WHERE v.sku = ? AND p.handle <> ?
-                """, arguments: [variant.sku, product.handle])
-            {
-                throw StoreError.skuTaken(sku: variant.sku, ownerHandle: owner, wantedBy: product.handle)
+    static func apply(_ step: CatalogChanges.Step, db: Database, now: String) throws {
+        switch step {
+        case .deleteVariants(let skus):
+            for sku in skus { try db.execute(sql: "DELETE FROM variants WHERE sku = ?", arguments: [sku]) }
+        case .insertProduct(let product), .updateProduct(let product):
+            let names = CatalogAssembler.columns(product.optionNames)
+            let fields: StatementArguments = [
+                product.title, product.bodyHTML, product.vendor, product.productType, product.published,
+                product.seoTitle, product.seoDescription, names[0], names[1], names[2], now, product.handle,
+            ]
+            if case .insertProduct = step {
+                try db.execute(sql: """
+                    INSERT INTO products (title, body_html, vendor, product_type, published, seo_title, seo_description,
+                    option1_name, option2_name, option3_name, updated_at, handle, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: fields + [now])
+            } else {
+                try db.execute(sql: """
+                    UPDATE products SET title = ?, body_html = ?, vendor = ?, product_type = ?, published = ?,
+                    seo_title = ?, seo_description = ?, option1_name = ?, option2_name = ?, option3_name = ?, updated_at = ?
+                    WHERE handle = ?
+                    """, arguments: fields)
             }
-        }
-
-        let names = product.optionNames + Array(repeating: nil as String?, count: 3 - product.optionNames.count).map { $0 }
-        let productArguments: StatementArguments = [
-            product.title, product.bodyHTML, product.vendor, product.productType, product.published,
-            product.seoTitle, product.seoDescription, names[0], names[1], names[2], now,
-        ]
-        let productID: Int64
-        if let existingID {
-            try db.execute(sql: """
-                UPDATE products SET title = ?, body_html = ?, vendor = ?, product_type = ?, published = ?,
-                seo_title = ?, seo_description = ?, option1_name = ?, option2_name = ?, option3_name = ?, updated_at = ?
-                WHERE id = ?
-                """, arguments: productArguments + [existingID])
-            productID = existingID
-            summary.productsUpdated += 1
-        } else {
-            try db.execute(sql: """
-                INSERT INTO products (title, body_html, vendor, product_type, published, seo_title, seo_description,
-                option1_name, option2_name, option3_name, updated_at, handle, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: productArguments + [product.handle, now])
-            productID = db.lastInsertedRowID
-            summary.productsCreated += 1
-        }
-
-        // Variants, by SKU (those the product gave up are already gone).
-        let oldVariants = Dictionary(uniqueKeysWithValues: (existing?.variants ?? []).map { ($0.sku, $0) })
-        for (index, variant) in product.variants.enumerated() {
-            let options = variant.options.map { $0 as String? } + Array(repeating: nil as String?, count: 3 - variant.options.count)
-            let arguments: StatementArguments = [
-                productID, index + 1, options[0], options[1], options[2], variant.priceCents, variant.compareAtCents,
+        case .insertVariant(let handle, let position, let variant), .updateVariant(let handle, let position, let variant):
+            let options = CatalogAssembler.columns(variant.options)
+            let fields: StatementArguments = [
+                handle, position, options[0], options[1], options[2], variant.priceCents, variant.compareAtCents,
                 variant.stock, variant.inventoryPolicy.rawValue, variant.grams, variant.requiresShipping, variant.taxable,
                 variant.barcode, variant.imageSrc, variant.weightUnit, now, variant.sku,
             ]
-            if let old = oldVariants[variant.sku] {
-                let oldPosition = existing?.variants.firstIndex(of: old)
-                guard old != variant || oldPosition != index else { continue }
-                try db.execute(sql: """
-                    UPDATE variants SET product_id = ?, position = ?, option1 = ?, option2 = ?, option3 = ?, price_cents = ?,
-                    compare_at_cents = ?, stock = ?, inventory_policy = ?, grams = ?, requires_shipping = ?, taxable = ?,
-                    barcode = ?, image_src = ?, weight_unit = ?, updated_at = ? WHERE sku = ?
-                    """, arguments: arguments)
-                summary.variantsUpdated += 1
-            } else {
+            if case .insertVariant = step {
                 try db.execute(sql: """
                     INSERT INTO variants (product_id, position, option1, option2, option3, price_cents, compare_at_cents,
                     stock, inventory_policy, grams, requires_shipping, taxable, barcode, image_src, weight_unit, updated_at, sku)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: arguments)
-                summary.variantsCreated += 1
-            }
-        }
-
-        // Images, compared by source: rewritten whole, counted by what really changed.
-        let oldImages = Dictionary((existing?.images ?? []).map { ($0.src, $0) }, uniquingKeysWith: { first, _ in first })
-        let newImageSources = Set(product.images.map(\.src))
-        summary.imagesRemoved += oldImages.keys.filter { !newImageSources.contains($0) }.count
-        for image in product.images {
-            if let old = oldImages[image.src] {
-                if old != image { summary.imagesUpdated += 1 }
+                    VALUES (\(productID), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: fields)
             } else {
-                summary.imagesCreated += 1
+                try db.execute(sql: """
+                    UPDATE variants SET product_id = \(productID), position = ?, option1 = ?, option2 = ?, option3 = ?,
+                    price_cents = ?, compare_at_cents = ?, stock = ?, inventory_policy = ?, grams = ?, requires_shipping = ?,
+                    taxable = ?, barcode = ?, image_src = ?, weight_unit = ?, updated_at = ? WHERE sku = ?
+                    """, arguments: fields)
+            }
+        case .replaceImages(let handle, let images):
+            try db.execute(sql: "DELETE FROM images WHERE product_id = \(productID)", arguments: [handle])
+            for image in images {
+                try db.execute(sql: "INSERT INTO images (product_id, position, src, alt) VALUES (\(productID), ?, ?, ?)",
+                               arguments: [handle, image.position, image.src, image.alt])
+            }
+        case .replaceTags(let handle, let tags):
+            try db.execute(sql: "DELETE FROM tags WHERE product_id = \(productID)", arguments: [handle])
+            for (index, tag) in tags.enumerated() {
+                try db.execute(sql: "INSERT INTO tags (product_id, name, position) VALUES (\(productID), ?, ?)",
+                               arguments: [handle, tag, index])
+            }
+        case .replaceCollection(let handle, let productType):
+            // The product's Type is its collection.
+            try db.execute(sql: "DELETE FROM product_collections WHERE product_id = \(productID)", arguments: [handle])
+            let collection = Handle.slug(productType)
+            if !collection.isEmpty {
+                try db.execute(sql: "INSERT INTO collections (handle, title) VALUES (?, ?) ON CONFLICT (handle) DO NOTHING",
+                               arguments: [collection, productType])
+                try db.execute(sql: """
+                    INSERT INTO product_collections (product_id, collection_id) SELECT \(productID), id FROM collections WHERE handle = ?
+                    """, arguments: [handle, collection])
             }
         }
-        try db.execute(sql: "DELETE FROM images WHERE product_id = ?", arguments: [productID])
-        for image in product.images {
-            try db.execute(sql: "INSERT INTO images (product_id, position, src, alt) VALUES (?, ?, ?, ?)",
-                           arguments: [productID, image.position, image.src, image.alt])
-        }
+    }
 
-        try db.execute(sql: "DELETE FROM tags WHERE product_id = ?", arguments: [productID])
-        for (index, tag) in product.tags.enumerated() {
-            try db.execute(sql: "INSERT INTO tags (product_id, name, position) VALUES (?, ?, ?)", arguments: [productID, tag, index])
-        }
-
-        // The product's Type is its collection.
-        try db.execute(sql: "DELETE FROM product_collections WHERE product_id = ?", arguments: [productID])
-        let collectionHandle = Handle.slug(product.productType)
-        if !collectionHandle.isEmpty {
-            try db.execute(sql: """
-                INSERT INTO collections (handle, title) VALUES (?, ?) ON CONFLICT(handle) DO NOTHING
-                """, arguments: [collectionHandle, product.productType])
-            try db.execute(sql: """
-                INSERT INTO product_collections (product_id, collection_id)
-                SELECT ?, id FROM collections WHERE handle = ?
-                """, arguments: [productID, collectionHandle])
+    public func decrementStock(sku: String, quantity: Int) async throws -> StockDecrement {
+        precondition(quantity >= 1, "a decrement takes at least one unit")
+        return try await pool.write { db in
+            let now = ISO8601DateFormatter().string(from: Date())
+            if let remaining = try Int.fetchOne(db, sql: """
+                UPDATE variants SET stock = stock - ?, updated_at = ? WHERE sku = ? AND stock >= ? RETURNING stock
+                """, arguments: [quantity, now, sku, quantity])
+            {
+                return .decremented(remaining: remaining)
+            }
+            guard let available = try Int.fetchOne(db, sql: "SELECT stock FROM variants WHERE sku = ?", arguments: [sku]) else {
+                return .unknownSKU
+            }
+            return .insufficient(available: available)
         }
     }
 }

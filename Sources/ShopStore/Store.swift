@@ -22,6 +22,11 @@ public protocol Store: Sendable {
     /// Current stock of the given SKUs of published products; unknown SKUs are left out.
     func stock(skus: [String]) async throws -> [String: Int]
 
+    /// Takes `quantity` (at least 1) from a variant's stock in one conditional update, never a
+    /// read-modify-write: concurrent callers can never sell more than there is, and the
+    /// database's CHECK (stock >= 0) refuses it even if this code were wrong.
+    func decrementStock(sku: String, quantity: Int) async throws -> StockDecrement
+
     /// Answers when the database does: for readiness checks.
     func ping() async throws
 
@@ -64,7 +69,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .invalidHandle(let handle):
             "product handle \"\(handle.prefix(80))\" is not valid: letters, digits, - and _ only"
         case .unsupportedDatabase(let url):
-            "database \(url) is not supported: give a SQLite file path (PostgreSQL support is not built yet)"
+            "database \(url) is not supported: give a SQLite file path or a postgres:// URL"
         case .cannotOpen(let location, let reason):
             "cannot open the database \(location): \(reason)"
         case .schemaTooNew(let location, let migration):
@@ -77,7 +82,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
 public enum StoreLocator {
     public static func open(_ location: String) async throws -> any Store {
         let lower = location.lowercased()
-        if lower.hasPrefix("postgres://") || lower.hasPrefix("postgresql://") || lower.contains("://") {
+        if lower.hasPrefix("postgres://") || lower.hasPrefix("postgresql://") {
+            return try await PostgresStore(url: location)
+        }
+        if lower.contains("://") {
             throw StoreError.unsupportedDatabase(redacted(location))
         }
         var path = location

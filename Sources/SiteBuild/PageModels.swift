@@ -77,6 +77,10 @@ struct PageModels {
         var model = card(product)
         model["type"] = product.productType
         model["description"] = PlainText.fromHTML(product.bodyHTML)
+        // Sanitised when it entered the catalog, and again here: whatever wrote the Store, no markup
+        // outside the allowlist reaches a page. Plain text (no "<" or "&") needs no parse.
+        let body = product.bodyHTML
+        model["bodyHTML"] = body.contains("<") || body.contains("&") ? HTMLSanitizer.sanitize(body) : body
         model["images"] = product.images.enumerated().map { index, image -> [String: Any] in
             ["src": image.src, "alt": altText(image, product), "position": image.position, "first": index == 0]
         }

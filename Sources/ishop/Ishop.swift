@@ -8,7 +8,7 @@ struct Ishop: AsyncParsableCommand {
         commandName: "ishop",
         abstract: "A static-site generator and edge runtime for online shops.",
         discussion: """
-            A shop's catalog lives in a database (a SQLite file by default). `ishop build` renders \
+            A shop's catalog lives in a database (a SQLite file, or PostgreSQL). `ishop build` renders \
             every catalog page into a folder that any web server can serve as plain files; \
             `ishop serve` runs the few things that must be live (the JSON API).
 
@@ -16,8 +16,9 @@ struct Ishop: AsyncParsableCommand {
               ishop import shopify products.csv
               ishop build
               ishop serve
+              ishop export shopify --out backup.csv
             """,
         version: "0.1.0",
-        subcommands: [ImportCommand.self, BuildCommand.self, ServeCommand.self]
+        subcommands: [ImportCommand.self, ExportCommand.self, BuildCommand.self, ServeCommand.self]
     )
 }

@@ -16,7 +16,7 @@ struct SiteOptions: ParsableArguments {
     var env: String?
 
     @Option(name: .long, help: ArgumentHelp(
-        "The catalog database: a SQLite file path (also ISHOP_DATABASE_URL; default: database in site.yml).",
+        "The catalog database: a SQLite file path or a postgres:// URL (also ISHOP_DATABASE_URL; default: database in site.yml).",
         valueName: "url"))
     var database: String?
 

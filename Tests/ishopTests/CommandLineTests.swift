@@ -128,7 +128,7 @@ final class RunningServer: @unchecked Sendable {
         defer { shop.remove() }
         let help = try shop.run(["--help"])
         #expect(help.status == 0)
-        for command in ["import", "build", "serve"] { #expect(help.stdout.contains(command)) }
+        for command in ["import", "export", "build", "serve"] { #expect(help.stdout.contains(command)) }
         let buildHelp = try shop.run(["build", "--help"])
         for option in ["--config", "--env", "--database", "--out"] { #expect(buildHelp.stdout.contains(option), "\(option)") }
         let serveHelp = try shop.run(["serve", "--help"])
@@ -231,7 +231,7 @@ final class RunningServer: @unchecked Sendable {
         #expect(productionWithoutSecret.status == 1)
         #expect(productionWithoutSecret.stderr.contains("refusing to start in production"))
 
-        let postgres = try shop.run(["build", "--database", "postgres://shop:pw@127.0.0.1/shop"])
+        let postgres = try shop.run(["build", "--database", "postgres://shop:pw@127.0.0.1:1/shop?sslmode=disable"])
         #expect(postgres.status == 1)
         #expect(!postgres.stderr.contains(":pw@"))
     }

@@ -3,7 +3,7 @@ import GRDB
 /// The catalog schema, as versioned migrations run automatically when a store opens.
 /// Never edit a migration that has shipped: add a new one. PostgreSQL's migrations must mean
 /// the same, migration for migration.
-enum Schema {
+enum SQLiteSchema {
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-catalog") { db in

@@ -1,0 +1,116 @@
+import Logging
+import PostgresNIO
+
+/// The catalog schema on PostgreSQL: the same migrations as SQLiteSchema, migration for
+/// migration, in PostgreSQL's types. Never edit one that has shipped; add a new one.
+enum PostgresSchema {
+    static let migrations: [(identifier: String, sql: [String])] = [
+        ("v1-catalog", [
+            """
+            CREATE TABLE products (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                handle TEXT NOT NULL UNIQUE,
+                title TEXT NOT NULL,
+                body_html TEXT NOT NULL DEFAULT '',
+                vendor TEXT NOT NULL DEFAULT '',
+                product_type TEXT NOT NULL DEFAULT '',
+                published BOOLEAN NOT NULL DEFAULT TRUE,
+                seo_title TEXT NOT NULL DEFAULT '',
+                seo_description TEXT NOT NULL DEFAULT '',
+                option1_name TEXT,
+                option2_name TEXT,
+                option3_name TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE variants (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                product_id BIGINT NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+                position INTEGER NOT NULL,
+                sku TEXT NOT NULL UNIQUE,
+                option1 TEXT,
+                option2 TEXT,
+                option3 TEXT,
+                price_cents BIGINT NOT NULL CHECK (price_cents >= 0),
+                compare_at_cents BIGINT CHECK (compare_at_cents IS NULL OR compare_at_cents >= 0),
+                stock BIGINT NOT NULL DEFAULT 0 CHECK (stock >= 0),
+                inventory_policy TEXT NOT NULL DEFAULT 'deny' CHECK (inventory_policy IN ('deny', 'continue')),
+                grams BIGINT NOT NULL DEFAULT 0,
+                requires_shipping BOOLEAN NOT NULL DEFAULT TRUE,
+                taxable BOOLEAN NOT NULL DEFAULT TRUE,
+                barcode TEXT NOT NULL DEFAULT '',
+                image_src TEXT NOT NULL DEFAULT '',
+                weight_unit TEXT NOT NULL DEFAULT '',
+                updated_at TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX variants_by_product ON variants(product_id, position)",
+            """
+            CREATE TABLE images (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                product_id BIGINT NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+                position INTEGER NOT NULL,
+                src TEXT NOT NULL,
+                alt TEXT NOT NULL DEFAULT '',
+                UNIQUE (product_id, position)
+            )
+            """,
+            """
+            CREATE TABLE collections (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                handle TEXT NOT NULL UNIQUE,
+                title TEXT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE product_collections (
+                product_id BIGINT NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+                collection_id BIGINT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+                PRIMARY KEY (product_id, collection_id)
+            )
+            """,
+            """
+            CREATE TABLE tags (
+                product_id BIGINT NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                PRIMARY KEY (product_id, name)
+            )
+            """,
+        ]),
+    ]
+
+    /// Applies what is missing, in one transaction under an advisory lock, so that several
+    /// runtimes starting at once migrate exactly once.
+    static func migrate(_ connection: PostgresConnection, location: String, logger: Logger) async throws {
+        try await connection.query("BEGIN", logger: logger)
+        do {
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresStore.catalogWriteLock))", logger: logger)
+            try await connection.query("""
+                CREATE TABLE IF NOT EXISTS ishop_migrations (identifier TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
+                """, logger: logger)
+            var applied: Set<String> = []
+            for try await identifier in try await connection.query("SELECT identifier FROM ishop_migrations", logger: logger)
+                .decode(String.self)
+            {
+                applied.insert(identifier)
+            }
+            let known = Set(migrations.map(\.identifier))
+            if let unknown = applied.sorted().first(where: { !known.contains($0) }) {
+                throw StoreError.schemaTooNew(location: location, migration: unknown)
+            }
+            for migration in migrations where !applied.contains(migration.identifier) {
+                for statement in migration.sql {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query("INSERT INTO ishop_migrations (identifier) VALUES (\(migration.identifier))", logger: logger)
+            }
+            try await connection.query("COMMIT", logger: logger)
+        } catch {
+            try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+}
