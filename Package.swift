@@ -116,7 +116,7 @@ let package = Package(
         // Drives the built `ishop` binary end to end, as a shop owner would.
         .testTarget(
             name: "ishopTests",
-            dependencies: ["ishop", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+            dependencies: ["ishop", "ShopTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]
         ),
     ]
 )

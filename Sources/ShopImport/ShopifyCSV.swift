@@ -29,6 +29,8 @@ public struct ImportError: Error, Equatable, CustomStringConvertible {
 /// It only reads and checks; writing is the Store's, in one transaction, after every row passed.
 public struct ShopifyCSVParser {
     public let currency: Currency
+    /// Off for a checking pass that never writes: sanitising is the costly part of a row.
+    public var sanitizesBodies = true
 
     public init(currency: Currency) {
         self.currency = currency
@@ -57,8 +59,34 @@ public struct ShopifyCSVParser {
 
     /// Reads every product of one file. `onRow` is called after each record (for progress).
     public func products(in reader: inout CSVReader, onRow: (Int) -> Void = { _ in }) throws -> [ParsedProduct] {
+        var products = try ShopifyProductReader(reader: reader, parser: self)
+        var result: [ParsedProduct] = []
+        while let product = try products.next(onRow: onRow) { result.append(product) }
+        return result
+    }
+}
+
+/// Reads a Shopify CSV one product at a time, so an import can stream a file of any size.
+public struct ShopifyProductReader {
+    typealias Column = ShopifyCSVParser.Column
+    let parser: ShopifyCSVParser
+    private var reader: CSVReader
+    private let index: [Column: Int]
+    private let headerCount: Int
+    public var file: String { reader.file }
+    /// Records read so far (the header not counted).
+    public private(set) var rows = 0
+    private var current: ProductBuilder?
+    private var finishedLines: [String: Int] = [:]
+    private var skuLines: [String: (line: Int, handle: String)] = [:]
+    private var ended = false
+
+    /// Reads and checks the header row.
+    public init(reader: CSVReader, parser: ShopifyCSVParser) throws {
+        self.reader = reader
+        self.parser = parser
         let file = reader.file
-        guard let header = try reader.nextRecord() else {
+        guard let header = try self.reader.nextRecord() else {
             throw ImportError(file: file, line: 1, column: nil, value: nil, message: "the file is empty; expected Shopify's header row")
         }
         var index: [Column: Int] = [:]
@@ -74,40 +102,32 @@ public struct ShopifyCSVParser {
             throw ImportError(file: file, line: header.line, column: required.rawValue, value: nil,
                               message: "the header has no such column; is this a Shopify product CSV?")
         }
+        self.index = index
+        headerCount = header.fields.count
+    }
 
-        var finished: [ParsedProduct] = []
-        var finishedLines: [String: Int] = [:]
-        var current: ProductBuilder?
-        var skuLines: [String: (line: Int, handle: String)] = [:]
-        var rows = 0
-
-        func finish(_ builder: ProductBuilder) throws {
-            let product = try builder.build()
-            for variant in product.product.variants {
-                if let earlier = skuLines[variant.sku] {
-                    throw ImportError(file: file, line: product.variantLines[variant.sku] ?? product.line, column: Column.sku.rawValue,
-                                      value: variant.sku,
-                                      message: "this SKU is already used on line \(earlier.line) (product \(earlier.handle)); SKUs must be unique")
-                }
-                skuLines[variant.sku] = (product.variantLines[variant.sku] ?? product.line, product.product.handle)
+    /// The next whole product, or nil at the end of the file. `onRow` is called after each record.
+    public mutating func next(onRow: (Int) -> Void = { _ in }) throws -> ParsedProduct? {
+        while !ended {
+            guard let record = try reader.nextRecord() else {
+                ended = true
+                guard let last = current else { return nil }
+                current = nil
+                return try finish(last)
             }
-            finishedLines[product.product.handle] = product.line
-            finished.append(product)
-        }
-
-        while let record = try reader.nextRecord() {
             rows += 1
             let row = Row(record: record, index: index, file: file)
-            if record.fields.count > header.fields.count {
+            if record.fields.count > headerCount {
                 throw ImportError(file: file, line: record.line, column: nil, value: nil,
-                                  message: "the row has \(record.fields.count) fields but the header has \(header.fields.count)")
+                                  message: "the row has \(record.fields.count) fields but the header has \(headerCount)")
             }
             let handle = row[.handle].trimmingCharacters(in: .whitespaces)
             guard !handle.isEmpty else {
                 throw row.error(.handle, "is empty; every row needs the Handle of its product")
             }
+            var completed: ParsedProduct?
             if current?.handle != handle {
-                if let current { try finish(current) }
+                if let previous = current { completed = try finish(previous) }
                 current = nil
                 if let firstLine = finishedLines[handle] {
                     throw row.error(.handle, handle, "rows of this product must be together, but it already ended (its first row is line \(firstLine))")
@@ -115,13 +135,27 @@ public struct ShopifyCSVParser {
                 guard !row[.title].trimmingCharacters(in: .whitespaces).isEmpty else {
                     throw row.error(.handle, handle, "this continuation row has no parent: no earlier row with this Handle has a Title")
                 }
-                current = try ProductBuilder(firstRow: row, handle: handle, parser: self)
+                current = try ProductBuilder(firstRow: row, handle: handle, parser: parser)
             }
             try current!.add(row)
             onRow(rows)
+            if let completed { return completed }
         }
-        if let current { try finish(current) }
-        return finished
+        return nil
+    }
+
+    private mutating func finish(_ builder: ProductBuilder) throws -> ParsedProduct {
+        let product = try builder.build()
+        for variant in product.product.variants {
+            if let earlier = skuLines[variant.sku] {
+                throw ImportError(file: file, line: product.variantLines[variant.sku] ?? product.line, column: Column.sku.rawValue,
+                                  value: variant.sku,
+                                  message: "this SKU is already used on line \(earlier.line) (product \(earlier.handle)); SKUs must be unique")
+            }
+            skuLines[variant.sku] = (product.variantLines[variant.sku] ?? product.line, product.product.handle)
+        }
+        finishedLines[product.product.handle] = product.line
+        return product
     }
 }
 
@@ -216,7 +250,8 @@ struct ProductBuilder {
         product = Product(
             // Descriptions come from strangers' CSVs: only an allowlist of markup is kept, so the
             // Store holds HTML that pages and the API may show as it is.
-            handle: handle, title: title, bodyHTML: HTMLSanitizer.sanitize(row[.body]), vendor: row.trimmed(.vendor),
+            handle: handle, title: title, bodyHTML: parser.sanitizesBodies ? HTMLSanitizer.sanitize(row[.body]) : "",
+            vendor: row.trimmed(.vendor),
             productType: row.trimmed(.type), tags: tags, published: published, seoTitle: row.trimmed(.seoTitle),
             seoDescription: row.trimmed(.seoDescription), optionNames: optionNames)
     }

@@ -8,9 +8,6 @@ import ShopCore
 /// call, in any order, but may never be taken from a product that is not given.
 struct CatalogChanges {
     enum Step: Equatable {
-        /// Variants that their products no longer list: removed first, so that another product
-        /// of the same call may take their SKUs.
-        case deleteVariants(skus: [String])
         case insertProduct(Product)
         case updateProduct(Product)
         case insertVariant(handle: String, position: Int, variant: Variant)
@@ -23,15 +20,11 @@ struct CatalogChanges {
     private(set) var steps: [Step] = []
     private(set) var summary = UpsertSummary()
 
-    /// `existing`: the stored products, by handle (drafts included).
-    init(incoming: [Product], existing: [String: Product]) throws {
-        var owners: [String: String] = [:]
-        for product in existing.values {
-            for variant in product.variants { owners[variant.sku] = product.handle }
-        }
+    /// `existing`: the stored products among `incoming`, by handle. `owners`: the handle of the
+    /// product that holds each SKU of `incoming` now, after the variants the import gives up were
+    /// deleted (`droppedSKUs`), so a SKU still held by another product is taken.
+    init(incoming: [Product], existing: [String: Product], owners: [String: String]) throws {
         var claimed: [String: String] = [:]
-        var dropped: [String] = []
-        let given = Dictionary(incoming.map { ($0.handle, $0) }, uniquingKeysWith: { _, last in last })
         for product in incoming {
             try Self.validate(product)
             for variant in product.variants {
@@ -39,21 +32,30 @@ struct CatalogChanges {
                     throw StoreError.skuTaken(sku: variant.sku, ownerHandle: other, wantedBy: product.handle)
                 }
                 claimed[variant.sku] = product.handle
-                // Stored on another product: allowed only if that product is given too and lets it go.
                 if let owner = owners[variant.sku], owner != product.handle {
-                    let released = given[owner].map { !$0.variants.contains { $0.sku == variant.sku } } ?? false
-                    if !released { throw StoreError.skuTaken(sku: variant.sku, ownerHandle: owner, wantedBy: product.handle) }
+                    throw StoreError.skuTaken(sku: variant.sku, ownerHandle: owner, wantedBy: product.handle)
                 }
             }
-            let keep = Set(product.variants.map(\.sku))
-            dropped += (existing[product.handle]?.variants ?? []).map(\.sku).filter { !keep.contains($0) }
-        }
-        if !dropped.isEmpty {
-            steps.append(.deleteVariants(skus: dropped))
-            summary.variantsRemoved = dropped.count
         }
         for product in incoming {
             plan(product, existing: existing[product.handle])
+        }
+    }
+
+    /// The stored SKUs (`stored`: handle and SKU pairs of the manifest's products) that their
+    /// products no longer list: deleted first, so another product of the import may take them.
+    static func droppedSKUs(manifest: UpsertManifest, stored: [(handle: String, sku: String)]) -> [String] {
+        stored.filter { entry in
+            guard let kept = manifest.skusByHandle[entry.handle] else { return false }
+            return !kept.contains(entry.sku)
+        }.map(\.sku)
+    }
+
+    /// A product the manifest does not list (or lists with other SKUs) would defeat the freeing of
+    /// given-up SKUs: refuse rather than write something half-planned.
+    static func checkManifest(_ manifest: UpsertManifest, covers batch: [Product]) throws {
+        for product in batch where manifest.skusByHandle[product.handle] != Set(product.variants.map(\.sku)) {
+            throw StoreError.invalidProduct(handle: product.handle, reason: "its SKUs differ from the upsert's manifest")
         }
     }
 
@@ -65,7 +67,7 @@ struct CatalogChanges {
         if let existing {
             steps.append(.updateProduct(product))
             summary.productsUpdated += 1
-            let old = Dictionary(uniqueKeysWithValues: existing.variants.enumerated().map { ($1.sku, ($0, $1)) })
+            let old = Dictionary(existing.variants.enumerated().map { ($1.sku, ($0, $1)) }, uniquingKeysWith: { first, _ in first })
             for (index, variant) in product.variants.enumerated() {
                 if let (oldIndex, oldVariant) = old[variant.sku] {
                     guard oldVariant != variant || oldIndex != index else { continue }
@@ -111,6 +113,11 @@ struct CatalogChanges {
         for variant in product.variants where variant.options.count != product.optionNames.count {
             throw invalid("variant \(variant.sku) has \(variant.options.count) option values for \(product.optionNames.count) options")
         }
+        // Empty names and values mean "no such option" to both backends' columns.
+        guard !product.optionNames.contains(""), !product.variants.contains(where: { $0.options.contains("") }) else {
+            throw invalid("an option name or value is empty")
+        }
+        guard !product.variants.contains(where: { $0.sku.isEmpty }) else { throw invalid("a variant has no SKU") }
         guard Set(product.variants.map(\.sku)).count == product.variants.count else { throw invalid("two variants share a SKU") }
         guard Set(product.images.map(\.position)).count == product.images.count else { throw invalid("two images share a position") }
         guard Set(product.tags).count == product.tags.count else { throw invalid("a tag is given twice") }
@@ -164,3 +171,11 @@ public enum StockDecrement: Sendable, Equatable {
     case insufficient(available: Int)
     case unknownSKU
 }
+
+extension Array {
+    /// Slices of at most `size` elements: bounds the size of one statement's arrays.
+    func chunks(of size: Int = 5000) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}
+

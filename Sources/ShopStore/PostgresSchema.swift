@@ -109,7 +109,7 @@ enum PostgresSchema {
             }
             try await connection.query("COMMIT", logger: logger)
         } catch {
-            try? await connection.query("ROLLBACK", logger: logger)
+            _ = try? await connection.query("ROLLBACK", logger: logger)
             throw error
         }
     }

@@ -100,7 +100,7 @@ public final class PostgresStore: Store, Sendable {
                 try await connection.query("COMMIT", logger: logger)
                 return result
             } catch {
-                try? await connection.query("ROLLBACK", logger: logger)
+                _ = try? await connection.query("ROLLBACK", logger: logger)
                 throw error
             }
         }
@@ -120,6 +120,7 @@ public final class PostgresStore: Store, Sendable {
     enum Selection {
         case all, published
         case publishedHandle(String)
+        case handles([String])
     }
 
     /// The catalog, or a part of it, in four queries.
@@ -128,6 +129,7 @@ public final class PostgresStore: Store, Sendable {
         case .all: "SELECT * FROM products ORDER BY id"
         case .published: "SELECT * FROM products WHERE published ORDER BY id"
         case .publishedHandle(let handle): "SELECT * FROM products WHERE published AND handle = \(handle)"
+        case .handles(let handles): "SELECT * FROM products WHERE handle = ANY(\(handles)) ORDER BY id"
         }
         var assembler = CatalogAssembler()
         let productRows = try await connection.query(query, logger: logger)
@@ -145,7 +147,12 @@ public final class PostgresStore: Store, Sendable {
         }
         let ids = assembler.productIDs
         guard !ids.isEmpty else { return [] }
-        let childFilter = ids.count == 1 ? "WHERE product_id = \(ids[0])" : ""
+        // Ids come from the database itself (integers), so they may stand in the SQL text.
+        let wholeCatalog: Bool = switch selection {
+        case .all, .published: true
+        case .publishedHandle, .handles: false
+        }
+        let childFilter = wholeCatalog ? "" : "WHERE product_id IN (\(ids.map(String.init).joined(separator: ",")))"
 
         let variantRows = try await connection.query(
             PostgresQuery(unsafeSQL: "SELECT * FROM variants \(childFilter) ORDER BY product_id, position"), logger: logger)
@@ -180,18 +187,43 @@ public final class PostgresStore: Store, Sendable {
 
     // MARK: Writing
 
-    public func upsert(_ incoming: [Product]) async throws -> UpsertSummary {
+    public func upsert(manifest: UpsertManifest, batches: any ProductBatches) async throws -> UpsertSummary {
         let logger = self.logger
         return try await Self.unwrappingTransactionErrors {
             try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.catalogWriteLock))", logger: logger)
-            let existing = try await Self.loadProducts(connection, logger: logger, selection: .all)
-            let changes = try CatalogChanges(
-                incoming: incoming,
-                existing: Dictionary(existing.map { ($0.handle, $0) }, uniquingKeysWith: { first, _ in first }))
-            let now = ISO8601DateFormatter().string(from: Date())
-            for step in changes.steps { try await Self.apply(step, connection: connection, logger: logger, now: now) }
-            return changes.summary
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.catalogWriteLock))", logger: logger)
+                var summary = UpsertSummary()
+                let now = ISO8601DateFormatter().string(from: Date())
+                var stored: [(handle: String, sku: String)] = []
+                for handles in Array(manifest.skusByHandle.keys).chunks() {
+                    let rows = try await connection.query("""
+                        SELECT p.handle, v.sku FROM variants v JOIN products p ON p.id = v.product_id WHERE p.handle = ANY(\(Array(handles)))
+                        """, logger: logger)
+                    for try await (handle, sku) in rows.decode((String, String).self) { stored.append((handle, sku)) }
+                }
+                let dropped = CatalogChanges.droppedSKUs(manifest: manifest, stored: stored)
+                for skus in dropped.chunks() {
+                    try await connection.query("DELETE FROM variants WHERE sku = ANY(\(Array(skus)))", logger: logger)
+                }
+                summary.variantsRemoved = dropped.count
+
+                while let batch = try batches.next() {
+                    try CatalogChanges.checkManifest(manifest, covers: batch)
+                    let existing = try await Self.loadProducts(connection, logger: logger, selection: .handles(batch.map(\.handle)))
+                    var owners: [String: String] = [:]
+                    let skus = batch.flatMap { $0.variants.map(\.sku) }
+                    let rows = try await connection.query("""
+                        SELECT v.sku, p.handle FROM variants v JOIN products p ON p.id = v.product_id WHERE v.sku = ANY(\(skus))
+                        """, logger: logger)
+                    for try await (sku, handle) in rows.decode((String, String).self) { owners[sku] = handle }
+                    let changes = try CatalogChanges(
+                        incoming: batch,
+                        existing: Dictionary(existing.map { ($0.handle, $0) }, uniquingKeysWith: { first, _ in first }),
+                        owners: owners)
+                    try await Self.apply(changes, connection: connection, logger: logger, now: now)
+                    summary.add(changes.summary)
+                }
+                return summary
             }
         }
     }
@@ -206,73 +238,198 @@ public final class PostgresStore: Store, Sendable {
         }
     }
 
-    static func apply(_ step: CatalogChanges.Step, connection: PostgresConnection, logger: Logger, now: String) async throws {
-        switch step {
-        case .deleteVariants(let skus):
-            try await connection.query("DELETE FROM variants WHERE sku = ANY(\(skus))", logger: logger)
-        case .insertProduct(let product):
-            let names = CatalogAssembler.columns(product.optionNames)
+    /// Writes a plan in a few statements per kind of change, each carrying its rows as arrays
+    /// (UNNEST), so an import of 10,000 products is dozens of round trips, not 100,000.
+    static func apply(_ changes: CatalogChanges, connection: PostgresConnection, logger: Logger, now: String) async throws {
+        var batch = Batch()
+        for step in changes.steps { batch.add(step) }
+
+        for products in batch.insertedProducts.chunks() {
+            let c = ProductColumns(products)
             try await connection.query("""
                 INSERT INTO products (handle, title, body_html, vendor, product_type, published, seo_title, seo_description,
                 option1_name, option2_name, option3_name, created_at, updated_at)
-                VALUES (\(product.handle), \(product.title), \(product.bodyHTML), \(product.vendor), \(product.productType),
-                \(product.published), \(product.seoTitle), \(product.seoDescription), \(names[0]), \(names[1]), \(names[2]), \(now), \(now))
+                SELECT handle, title, body, vendor, type, published, seo_title, seo_description,
+                NULLIF(o1, ''), NULLIF(o2, ''), NULLIF(o3, ''), \(now), \(now)
+                FROM UNNEST(\(c.handles)::text[], \(c.titles)::text[], \(c.bodies)::text[], \(c.vendors)::text[], \(c.types)::text[],
+                \(c.published)::bool[], \(c.seoTitles)::text[], \(c.seoDescriptions)::text[], \(c.option1)::text[], \(c.option2)::text[],
+                \(c.option3)::text[])
+                AS u(handle, title, body, vendor, type, published, seo_title, seo_description, o1, o2, o3)
                 """, logger: logger)
-        case .updateProduct(let product):
-            let names = CatalogAssembler.columns(product.optionNames)
+        }
+        for products in batch.updatedProducts.chunks() {
+            let c = ProductColumns(products)
             try await connection.query("""
-                UPDATE products SET title = \(product.title), body_html = \(product.bodyHTML), vendor = \(product.vendor),
-                product_type = \(product.productType), published = \(product.published), seo_title = \(product.seoTitle),
-                seo_description = \(product.seoDescription), option1_name = \(names[0]), option2_name = \(names[1]),
-                option3_name = \(names[2]), updated_at = \(now) WHERE handle = \(product.handle)
+                UPDATE products SET title = u.title, body_html = u.body, vendor = u.vendor, product_type = u.type,
+                published = u.published, seo_title = u.seo_title, seo_description = u.seo_description,
+                option1_name = NULLIF(u.o1, ''), option2_name = NULLIF(u.o2, ''), option3_name = NULLIF(u.o3, ''), updated_at = \(now)
+                FROM UNNEST(\(c.handles)::text[], \(c.titles)::text[], \(c.bodies)::text[], \(c.vendors)::text[], \(c.types)::text[],
+                \(c.published)::bool[], \(c.seoTitles)::text[], \(c.seoDescriptions)::text[], \(c.option1)::text[], \(c.option2)::text[],
+                \(c.option3)::text[])
+                AS u(handle, title, body, vendor, type, published, seo_title, seo_description, o1, o2, o3)
+                WHERE products.handle = u.handle
                 """, logger: logger)
-        case .insertVariant(let handle, let position, let v):
-            let o = CatalogAssembler.columns(v.options)
+        }
+        for variants in batch.updatedVariants.chunks() {
+            let c = VariantColumns(variants)
+            try await connection.query("""
+                UPDATE variants SET product_id = p.id, position = u.position, option1 = NULLIF(u.o1, ''), option2 = NULLIF(u.o2, ''),
+                option3 = NULLIF(u.o3, ''), price_cents = u.price, compare_at_cents = NULLIF(u.compare_at, -1), stock = u.stock,
+                inventory_policy = u.policy, grams = u.grams, requires_shipping = u.shipping, taxable = u.taxable,
+                barcode = u.barcode, image_src = u.image, weight_unit = u.unit, updated_at = \(now)
+                FROM UNNEST(\(c.handles)::text[], \(c.positions)::int8[], \(c.skus)::text[], \(c.option1)::text[], \(c.option2)::text[],
+                \(c.option3)::text[], \(c.prices)::int8[], \(c.compareAts)::int8[], \(c.stocks)::int8[], \(c.policies)::text[],
+                \(c.grams)::int8[], \(c.shipping)::bool[], \(c.taxable)::bool[], \(c.barcodes)::text[], \(c.images)::text[],
+                \(c.units)::text[])
+                AS u(handle, position, sku, o1, o2, o3, price, compare_at, stock, policy, grams, shipping, taxable, barcode, image, unit)
+                JOIN products p ON p.handle = u.handle
+                WHERE variants.sku = u.sku
+                """, logger: logger)
+        }
+        for variants in batch.insertedVariants.chunks() {
+            let c = VariantColumns(variants)
             try await connection.query("""
                 INSERT INTO variants (product_id, position, sku, option1, option2, option3, price_cents, compare_at_cents, stock,
                 inventory_policy, grams, requires_shipping, taxable, barcode, image_src, weight_unit, updated_at)
-                VALUES ((SELECT id FROM products WHERE handle = \(handle)), \(position), \(v.sku), \(o[0]), \(o[1]), \(o[2]),
-                \(v.priceCents), \(v.compareAtCents), \(v.stock), \(v.inventoryPolicy.rawValue), \(v.grams), \(v.requiresShipping),
-                \(v.taxable), \(v.barcode), \(v.imageSrc), \(v.weightUnit), \(now))
+                SELECT p.id, u.position, u.sku, NULLIF(u.o1, ''), NULLIF(u.o2, ''), NULLIF(u.o3, ''), u.price,
+                NULLIF(u.compare_at, -1), u.stock, u.policy, u.grams, u.shipping, u.taxable, u.barcode, u.image, u.unit, \(now)
+                FROM UNNEST(\(c.handles)::text[], \(c.positions)::int8[], \(c.skus)::text[], \(c.option1)::text[], \(c.option2)::text[],
+                \(c.option3)::text[], \(c.prices)::int8[], \(c.compareAts)::int8[], \(c.stocks)::int8[], \(c.policies)::text[],
+                \(c.grams)::int8[], \(c.shipping)::bool[], \(c.taxable)::bool[], \(c.barcodes)::text[], \(c.images)::text[],
+                \(c.units)::text[])
+                WITH ORDINALITY AS u(handle, position, sku, o1, o2, o3, price, compare_at, stock, policy, grams, shipping, taxable,
+                barcode, image, unit, n)
+                JOIN products p ON p.handle = u.handle
+                ORDER BY u.n
                 """, logger: logger)
-        case .updateVariant(let handle, let position, let v):
-            let o = CatalogAssembler.columns(v.options)
+        }
+        for handles in batch.imageHandles.chunks() {
             try await connection.query("""
-                UPDATE variants SET product_id = (SELECT id FROM products WHERE handle = \(handle)), position = \(position),
-                option1 = \(o[0]), option2 = \(o[1]), option3 = \(o[2]), price_cents = \(v.priceCents),
-                compare_at_cents = \(v.compareAtCents), stock = \(v.stock), inventory_policy = \(v.inventoryPolicy.rawValue),
-                grams = \(v.grams), requires_shipping = \(v.requiresShipping), taxable = \(v.taxable), barcode = \(v.barcode),
-                image_src = \(v.imageSrc), weight_unit = \(v.weightUnit), updated_at = \(now) WHERE sku = \(v.sku)
+                DELETE FROM images WHERE product_id IN (SELECT id FROM products WHERE handle = ANY(\(Array(handles))))
                 """, logger: logger)
-        case .replaceImages(let handle, let images):
-            try await connection.query("DELETE FROM images WHERE product_id = (SELECT id FROM products WHERE handle = \(handle))", logger: logger)
-            for image in images {
-                try await connection.query("""
-                    INSERT INTO images (product_id, position, src, alt)
-                    VALUES ((SELECT id FROM products WHERE handle = \(handle)), \(image.position), \(image.src), \(image.alt))
-                    """, logger: logger)
-            }
-        case .replaceTags(let handle, let tags):
-            try await connection.query("DELETE FROM tags WHERE product_id = (SELECT id FROM products WHERE handle = \(handle))", logger: logger)
-            for (index, tag) in tags.enumerated() {
-                try await connection.query("""
-                    INSERT INTO tags (product_id, name, position) VALUES ((SELECT id FROM products WHERE handle = \(handle)), \(tag), \(index))
-                    """, logger: logger)
-            }
-        case .replaceCollection(let handle, let productType):
+        }
+        for rows in batch.images.chunks() {
+            let handles = rows.map(\.handle), positions = rows.map(\.image.position), sources = rows.map(\.image.src)
+            let alts = rows.map(\.image.alt)
             try await connection.query("""
-                DELETE FROM product_collections WHERE product_id = (SELECT id FROM products WHERE handle = \(handle))
+                INSERT INTO images (product_id, position, src, alt)
+                SELECT p.id, u.position, u.src, u.alt
+                FROM UNNEST(\(handles)::text[], \(positions)::int8[], \(sources)::text[], \(alts)::text[]) AS u(handle, position, src, alt)
+                JOIN products p ON p.handle = u.handle
                 """, logger: logger)
-            let collection = Handle.slug(productType)
-            if !collection.isEmpty {
-                try await connection.query("""
-                    INSERT INTO collections (handle, title) VALUES (\(collection), \(productType)) ON CONFLICT (handle) DO NOTHING
-                    """, logger: logger)
-                try await connection.query("""
-                    INSERT INTO product_collections (product_id, collection_id)
-                    SELECT (SELECT id FROM products WHERE handle = \(handle)), id FROM collections WHERE handle = \(collection)
-                    """, logger: logger)
+        }
+        for handles in batch.tagHandles.chunks() {
+            try await connection.query("""
+                DELETE FROM tags WHERE product_id IN (SELECT id FROM products WHERE handle = ANY(\(Array(handles))))
+                """, logger: logger)
+        }
+        for rows in batch.tags.chunks() {
+            let handles = rows.map(\.handle), names = rows.map(\.name), positions = rows.map(\.position)
+            try await connection.query("""
+                INSERT INTO tags (product_id, name, position)
+                SELECT p.id, u.name, u.position
+                FROM UNNEST(\(handles)::text[], \(names)::text[], \(positions)::int8[]) AS u(handle, name, position)
+                JOIN products p ON p.handle = u.handle
+                """, logger: logger)
+        }
+        for handles in batch.collectionHandles.chunks() {
+            try await connection.query("""
+                DELETE FROM product_collections WHERE product_id IN (SELECT id FROM products WHERE handle = ANY(\(Array(handles))))
+                """, logger: logger)
+        }
+        for rows in batch.collections.chunks() {
+            // The product's Type is its collection.
+            let handles = rows.map(\.handle), collections = rows.map(\.collection), titles = rows.map(\.title)
+            try await connection.query("""
+                INSERT INTO collections (handle, title)
+                SELECT DISTINCT ON (collection) collection, title FROM UNNEST(\(collections)::text[], \(titles)::text[]) AS u(collection, title)
+                ON CONFLICT (handle) DO NOTHING
+                """, logger: logger)
+            try await connection.query("""
+                INSERT INTO product_collections (product_id, collection_id)
+                SELECT p.id, c.id FROM UNNEST(\(handles)::text[], \(collections)::text[]) AS u(handle, collection)
+                JOIN products p ON p.handle = u.handle JOIN collections c ON c.handle = u.collection
+                """, logger: logger)
+        }
+    }
+
+    /// A plan's steps sorted by kind, in the order they must run.
+    struct Batch {
+        var insertedProducts: [Product] = []
+        var updatedProducts: [Product] = []
+        var insertedVariants: [(handle: String, position: Int, variant: Variant)] = []
+        var updatedVariants: [(handle: String, position: Int, variant: Variant)] = []
+        var imageHandles: [String] = []
+        var images: [(handle: String, image: ProductImage)] = []
+        var tagHandles: [String] = []
+        var tags: [(handle: String, name: String, position: Int)] = []
+        var collectionHandles: [String] = []
+        var collections: [(handle: String, collection: String, title: String)] = []
+
+        mutating func add(_ step: CatalogChanges.Step) {
+            switch step {
+            case .insertProduct(let product): insertedProducts.append(product)
+            case .updateProduct(let product): updatedProducts.append(product)
+            case .insertVariant(let handle, let position, let variant): insertedVariants.append((handle, position, variant))
+            case .updateVariant(let handle, let position, let variant): updatedVariants.append((handle, position, variant))
+            case .replaceImages(let handle, let list):
+                imageHandles.append(handle)
+                images += list.map { (handle, $0) }
+            case .replaceTags(let handle, let list):
+                tagHandles.append(handle)
+                tags += list.enumerated().map { (handle, $1, $0) }
+            case .replaceCollection(let handle, let productType):
+                collectionHandles.append(handle)
+                let collection = Handle.slug(productType)
+                if !collection.isEmpty { collections.append((handle, collection, productType)) }
             }
+        }
+    }
+
+    /// Products as columns. NULL option names travel as "" (never a real name: refused on write).
+    struct ProductColumns {
+        let handles, titles, bodies, vendors, types, seoTitles, seoDescriptions, option1, option2, option3: [String]
+        let published: [Bool]
+
+        init(_ products: ArraySlice<Product>) {
+            handles = products.map(\.handle)
+            titles = products.map(\.title)
+            bodies = products.map(\.bodyHTML)
+            vendors = products.map(\.vendor)
+            types = products.map(\.productType)
+            seoTitles = products.map(\.seoTitle)
+            seoDescriptions = products.map(\.seoDescription)
+            published = products.map(\.published)
+            option1 = products.map { $0.optionNames.count > 0 ? $0.optionNames[0] : "" }
+            option2 = products.map { $0.optionNames.count > 1 ? $0.optionNames[1] : "" }
+            option3 = products.map { $0.optionNames.count > 2 ? $0.optionNames[2] : "" }
+        }
+    }
+
+    /// Variants as columns. NULL options travel as "", a NULL compare-at price as -1 (neither can
+    /// be a real value: CatalogChanges.validate refuses empty option values and negative prices).
+    struct VariantColumns {
+        let handles, skus, option1, option2, option3, policies, barcodes, images, units: [String]
+        let positions, prices, compareAts, stocks, grams: [Int]
+        let shipping, taxable: [Bool]
+
+        init(_ rows: ArraySlice<(handle: String, position: Int, variant: Variant)>) {
+            handles = rows.map(\.handle)
+            positions = rows.map(\.position)
+            skus = rows.map(\.variant.sku)
+            option1 = rows.map { $0.variant.options.count > 0 ? $0.variant.options[0] : "" }
+            option2 = rows.map { $0.variant.options.count > 1 ? $0.variant.options[1] : "" }
+            option3 = rows.map { $0.variant.options.count > 2 ? $0.variant.options[2] : "" }
+            prices = rows.map(\.variant.priceCents)
+            compareAts = rows.map { $0.variant.compareAtCents ?? -1 }
+            stocks = rows.map(\.variant.stock)
+            policies = rows.map(\.variant.inventoryPolicy.rawValue)
+            grams = rows.map(\.variant.grams)
+            shipping = rows.map(\.variant.requiresShipping)
+            taxable = rows.map(\.variant.taxable)
+            barcodes = rows.map(\.variant.barcode)
+            images = rows.map(\.variant.imageSrc)
+            units = rows.map(\.variant.weightUnit)
         }
     }
 

@@ -45,7 +45,7 @@ public final class SQLiteStore: Store {
 
     public func catalog(includeUnpublished: Bool) async throws -> [Product] {
         try await pool.read { db in
-            try Self.loadProducts(db, filter: includeUnpublished ? "" : "WHERE p.published = 1", arguments: [])
+            try Self.loadProducts(db, filter: includeUnpublished ? "" : "WHERE p.published = 1", arguments: [], wholeCatalog: true)
         }
     }
 
@@ -69,7 +69,9 @@ public final class SQLiteStore: Store {
     }
 
     /// Loads products with everything they own in four queries, whatever the catalog's size.
-    static func loadProducts(_ db: Database, filter: String, arguments: StatementArguments) throws -> [Product] {
+    /// `wholeCatalog`: the filter selects (nearly) everything, so the child tables are read whole
+    /// rather than by a list of product ids.
+    static func loadProducts(_ db: Database, filter: String, arguments: StatementArguments, wholeCatalog: Bool = false) throws -> [Product] {
         var assembler = CatalogAssembler()
         let productRows = try Row.fetchCursor(db, sql: "SELECT p.* FROM products p \(filter) ORDER BY p.id", arguments: arguments)
         while let row = try productRows.next() {
@@ -82,8 +84,8 @@ public final class SQLiteStore: Store {
         }
         let ids = assembler.productIDs
         guard !ids.isEmpty else { return [] }
-        // For one product, restrict the child queries; for the whole catalog, read them whole.
-        let childFilter = ids.count == 1 ? "WHERE product_id = \(ids[0])" : ""
+        // Ids come from the database itself (integers), so they may stand in the SQL text.
+        let childFilter = wholeCatalog ? "" : "WHERE product_id IN (\(ids.map(String.init).joined(separator: ",")))"
 
         let variantRows = try Row.fetchCursor(db, sql: "SELECT * FROM variants \(childFilter) ORDER BY product_id, position")
         while let row = try variantRows.next() {
@@ -108,24 +110,54 @@ public final class SQLiteStore: Store {
 
     // MARK: Writing
 
-    public func upsert(_ incoming: [Product]) async throws -> UpsertSummary {
+    public func upsert(manifest: UpsertManifest, batches: any ProductBatches) async throws -> UpsertSummary {
         try await pool.write { db in
-            let existing = try Self.loadProducts(db, filter: "", arguments: [])
-            let changes = try CatalogChanges(
-                incoming: incoming,
-                existing: Dictionary(existing.map { ($0.handle, $0) }, uniquingKeysWith: { first, _ in first }))
+            var summary = UpsertSummary()
             let now = ISO8601DateFormatter().string(from: Date())
-            for step in changes.steps { try Self.apply(step, db: db, now: now) }
-            return changes.summary
+            var stored: [(handle: String, sku: String)] = []
+            for handles in Array(manifest.skusByHandle.keys).chunks(of: 500) {
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT p.handle, v.sku FROM variants v JOIN products p ON p.id = v.product_id
+                    WHERE p.handle IN (\(databaseQuestionMarks(count: handles.count)))
+                    """, arguments: StatementArguments(Array(handles)))
+                while let row = try rows.next() { stored.append((row["handle"], row["sku"])) }
+            }
+            let dropped = CatalogChanges.droppedSKUs(manifest: manifest, stored: stored)
+            for sku in dropped { try db.cachedStatement(sql: "DELETE FROM variants WHERE sku = ?").execute(arguments: [sku]) }
+            summary.variantsRemoved = dropped.count
+
+            while let batch = try batches.next() {
+                try CatalogChanges.checkManifest(manifest, covers: batch)
+                var existing: [String: Product] = [:]
+                var owners: [String: String] = [:]
+                for handles in batch.map(\.handle).chunks(of: 500) {
+                    for product in try Self.loadProducts(
+                        db, filter: "WHERE p.handle IN (\(databaseQuestionMarks(count: handles.count)))",
+                        arguments: StatementArguments(Array(handles)))
+                    {
+                        existing[product.handle] = product
+                    }
+                }
+                for skus in batch.flatMap({ $0.variants.map(\.sku) }).chunks(of: 500) {
+                    let rows = try Row.fetchCursor(db, sql: """
+                        SELECT v.sku, p.handle FROM variants v JOIN products p ON p.id = v.product_id
+                        WHERE v.sku IN (\(databaseQuestionMarks(count: skus.count)))
+                        """, arguments: StatementArguments(Array(skus)))
+                    while let row = try rows.next() { owners[row["sku"]] = row["handle"] }
+                }
+                let changes = try CatalogChanges(incoming: batch, existing: existing, owners: owners)
+                for step in changes.steps { try Self.apply(step, db: db, now: now) }
+                summary.add(changes.summary)
+            }
+            return summary
         }
     }
 
     static let productID = "(SELECT id FROM products WHERE handle = ?)"
 
+    /// Statements are compiled once per write and reused for every row (GRDB's statement cache).
     static func apply(_ step: CatalogChanges.Step, db: Database, now: String) throws {
         switch step {
-        case .deleteVariants(let skus):
-            for sku in skus { try db.execute(sql: "DELETE FROM variants WHERE sku = ?", arguments: [sku]) }
         case .insertProduct(let product), .updateProduct(let product):
             let names = CatalogAssembler.columns(product.optionNames)
             let fields: StatementArguments = [
@@ -133,17 +165,17 @@ public final class SQLiteStore: Store {
                 product.seoTitle, product.seoDescription, names[0], names[1], names[2], now, product.handle,
             ]
             if case .insertProduct = step {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO products (title, body_html, vendor, product_type, published, seo_title, seo_description,
                     option1_name, option2_name, option3_name, updated_at, handle, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: fields + [now])
+                    """).execute(arguments: fields + [now])
             } else {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     UPDATE products SET title = ?, body_html = ?, vendor = ?, product_type = ?, published = ?,
                     seo_title = ?, seo_description = ?, option1_name = ?, option2_name = ?, option3_name = ?, updated_at = ?
                     WHERE handle = ?
-                    """, arguments: fields)
+                    """).execute(arguments: fields)
             }
         case .insertVariant(let handle, let position, let variant), .updateVariant(let handle, let position, let variant):
             let options = CatalogAssembler.columns(variant.options)
@@ -153,40 +185,40 @@ public final class SQLiteStore: Store {
                 variant.barcode, variant.imageSrc, variant.weightUnit, now, variant.sku,
             ]
             if case .insertVariant = step {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO variants (product_id, position, option1, option2, option3, price_cents, compare_at_cents,
                     stock, inventory_policy, grams, requires_shipping, taxable, barcode, image_src, weight_unit, updated_at, sku)
                     VALUES (\(productID), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: fields)
+                    """).execute(arguments: fields)
             } else {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     UPDATE variants SET product_id = \(productID), position = ?, option1 = ?, option2 = ?, option3 = ?,
                     price_cents = ?, compare_at_cents = ?, stock = ?, inventory_policy = ?, grams = ?, requires_shipping = ?,
                     taxable = ?, barcode = ?, image_src = ?, weight_unit = ?, updated_at = ? WHERE sku = ?
-                    """, arguments: fields)
+                    """).execute(arguments: fields)
             }
         case .replaceImages(let handle, let images):
-            try db.execute(sql: "DELETE FROM images WHERE product_id = \(productID)", arguments: [handle])
+            try db.cachedStatement(sql: "DELETE FROM images WHERE product_id = \(productID)").execute(arguments: [handle])
             for image in images {
-                try db.execute(sql: "INSERT INTO images (product_id, position, src, alt) VALUES (\(productID), ?, ?, ?)",
-                               arguments: [handle, image.position, image.src, image.alt])
+                try db.cachedStatement(sql: "INSERT INTO images (product_id, position, src, alt) VALUES (\(productID), ?, ?, ?)")
+                    .execute(arguments: [handle, image.position, image.src, image.alt])
             }
         case .replaceTags(let handle, let tags):
-            try db.execute(sql: "DELETE FROM tags WHERE product_id = \(productID)", arguments: [handle])
+            try db.cachedStatement(sql: "DELETE FROM tags WHERE product_id = \(productID)").execute(arguments: [handle])
             for (index, tag) in tags.enumerated() {
-                try db.execute(sql: "INSERT INTO tags (product_id, name, position) VALUES (\(productID), ?, ?)",
-                               arguments: [handle, tag, index])
+                try db.cachedStatement(sql: "INSERT INTO tags (product_id, name, position) VALUES (\(productID), ?, ?)")
+                    .execute(arguments: [handle, tag, index])
             }
         case .replaceCollection(let handle, let productType):
             // The product's Type is its collection.
-            try db.execute(sql: "DELETE FROM product_collections WHERE product_id = \(productID)", arguments: [handle])
+            try db.cachedStatement(sql: "DELETE FROM product_collections WHERE product_id = \(productID)").execute(arguments: [handle])
             let collection = Handle.slug(productType)
             if !collection.isEmpty {
-                try db.execute(sql: "INSERT INTO collections (handle, title) VALUES (?, ?) ON CONFLICT (handle) DO NOTHING",
-                               arguments: [collection, productType])
-                try db.execute(sql: """
+                try db.cachedStatement(sql: "INSERT INTO collections (handle, title) VALUES (?, ?) ON CONFLICT (handle) DO NOTHING")
+                    .execute(arguments: [collection, productType])
+                try db.cachedStatement(sql: """
                     INSERT INTO product_collections (product_id, collection_id) SELECT \(productID), id FROM collections WHERE handle = ?
-                    """, arguments: [handle, collection])
+                    """).execute(arguments: [handle, collection])
             }
         }
     }

@@ -7,10 +7,13 @@ import ShopCore
 /// Every method is one transaction: a reader sees a consistent catalog, and a writer changes all
 /// it was given or nothing.
 public protocol Store: Sendable {
-    /// Creates or updates products by handle and their variants by SKU, in one transaction.
+    /// Creates or updates products by handle and their variants by SKU, in one transaction,
+    /// reading the products batch by batch so that memory stays flat however large the import.
     /// The given products are authoritative: variants and images of theirs that are not in the
-    /// input are removed. Products not given are left alone.
-    func upsert(_ products: [Product]) async throws -> UpsertSummary
+    /// input are removed. Products not given are left alone. `manifest` must list every product
+    /// that `batches` will give, with its SKUs (it lets SKUs move between products of one import
+    /// in any order).
+    func upsert(manifest: UpsertManifest, batches: any ProductBatches) async throws -> UpsertSummary
 
     /// Every product with its variants, images and tags, read in one transaction.
     /// Drafts (unpublished products) are left out unless asked for.
@@ -33,6 +36,49 @@ public protocol Store: Sendable {
     func close() async throws
 }
 
+extension Store {
+    /// Creates or updates the given products (one batch) in one transaction.
+    public func upsert(_ products: [Product]) async throws -> UpsertSummary {
+        try await upsert(manifest: UpsertManifest(products), batches: ArrayBatches(products))
+    }
+}
+
+/// Every product an upsert will write, by handle, with its SKUs: known before the products are
+/// read (the importer checks every file before writing), so variants a product gives up can be
+/// freed before another product of the same import claims them.
+public struct UpsertManifest: Sendable, Equatable {
+    public private(set) var skusByHandle: [String: Set<String>] = [:]
+
+    public init() {}
+
+    public init(_ products: [Product]) {
+        for product in products { add(handle: product.handle, skus: product.variants.map(\.sku)) }
+    }
+
+    public mutating func add(handle: String, skus: [String]) {
+        skusByHandle[handle, default: []].formUnion(skus)
+    }
+}
+
+/// Products handed to an upsert a batch at a time, inside its transaction (so the calls are
+/// synchronous: SQLite's write closure cannot wait). nil ends the input.
+public protocol ProductBatches: AnyObject, Sendable {
+    func next() throws -> [Product]?
+}
+
+/// One batch from an array.
+final class ArrayBatches: ProductBatches, @unchecked Sendable {
+    // Read once, by the one upsert that owns this object, inside its transaction.
+    private var products: [Product]?
+
+    init(_ products: [Product]) { self.products = products }
+
+    func next() throws -> [Product]? {
+        defer { products = nil }
+        return products
+    }
+}
+
 /// What an upsert changed: the importer's summary line.
 public struct UpsertSummary: Sendable, Equatable {
     public var productsCreated = 0
@@ -46,6 +92,18 @@ public struct UpsertSummary: Sendable, Equatable {
     public var imagesRemoved = 0
 
     public init() {}
+
+    mutating func add(_ other: UpsertSummary) {
+        productsCreated += other.productsCreated
+        productsUpdated += other.productsUpdated
+        productsUnchanged += other.productsUnchanged
+        variantsCreated += other.variantsCreated
+        variantsUpdated += other.variantsUpdated
+        variantsRemoved += other.variantsRemoved
+        imagesCreated += other.imagesCreated
+        imagesUpdated += other.imagesUpdated
+        imagesRemoved += other.imagesRemoved
+    }
 }
 
 public enum StoreError: Error, Equatable, CustomStringConvertible {

@@ -13,6 +13,8 @@ final class OutputTree {
     private(set) var filesWritten = 0
     private(set) var bytesWritten = 0
     private var createdDirectories: Set<String> = []
+    /// Relative paths written so far: a static file must not silently replace a generated page.
+    private var writtenPaths: Set<String> = []
 
     /// Prefix of staging folders; leftovers of an interrupted build are removed by the next one.
     static func stagingPrefix(for publishPath: String) -> String {
@@ -81,6 +83,11 @@ final class OutputTree {
         }
         filesWritten += 1
         bytesWritten += bytes.count
+        writtenPaths.insert(relativePath)
+    }
+
+    func hasWritten(_ relativePath: String) -> Bool {
+        writtenPaths.contains(relativePath)
     }
 
     func copy(from source: String, to relativePath: String) throws {

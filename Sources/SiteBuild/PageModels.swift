@@ -3,24 +3,31 @@ import ShopCore
 
 /// Turns catalog values into the dictionaries templates see. The names here are the theme
 /// contract documented in docs/themes.md: change both together.
+///
+/// Contexts stay lean: a page gets what it shows, and what every page shows alike (the header with
+/// its collections, the footer) is rendered once per build and handed over as `fragments`.
 struct PageModels {
     let config: SiteConfig
     let prices: PriceFormatter
+    let urls: SiteURLs
     let site: [String: Any]
     let assets: [String: Any]
+    /// `header` and `footer`, already rendered: ishop's own HTML, set once the theme has rendered them.
+    var fragments: [String: Any] = [:]
 
     /// Below this many, a variant shows "Only N left".
     static let lowStockThreshold = 5
 
-    init(config: SiteConfig, navigation: [ContentPage], stylesheet: String) {
+    init(config: SiteConfig, navigation: [ContentPage], stylesheet: String, year: Int) {
         self.config = config
         prices = PriceFormatter(currency: config.currency, locale: config.locale)
+        urls = SiteURLs(baseURL: config.baseURL)
         var site: [String: Any] = [
             "title": config.title,
-            "baseURL": config.baseURL.absoluteString,
+            "baseURL": urls.base,
             "language": config.language,
             "currency": config.currency.code,
-            "year": Calendar(identifier: .gregorian).component(.year, from: Date()),
+            "year": year,
             "nav": navigation.map { ["title": $0.title, "url": "/\($0.slug)/"] },
         ]
         if !config.tagline.isEmpty { site["tagline"] = config.tagline }
@@ -29,19 +36,25 @@ struct PageModels {
     }
 
     func canonical(_ path: String) -> String {
-        config.baseURL.absoluteString + path.drop(while: { $0 == "/" })
+        urls.page(path)
     }
 
     func page(title: String, description: String, path: String) -> [String: Any] {
-        var page: [String: Any] = ["title": title, "canonical": canonical(path), "path": path]
-        if !description.isEmpty { page["description"] = description }
+        var page: [String: Any] = ["title": PlainText.displayable(title), "canonical": canonical(path), "path": path]
+        if !description.isEmpty { page["description"] = PlainText.displayable(description) }
         return page
     }
 
     func context(page: [String: Any], extra: [String: Any] = [:]) -> [String: Any] {
-        var context: [String: Any] = ["site": site, "assets": assets, "page": page]
+        var context: [String: Any] = ["site": site, "assets": assets, "page": page, "fragments": fragments]
         for (key, value) in extra { context[key] = value }
         return context
+    }
+
+    /// What the header and footer templates see: they are rendered once, before any page, so
+    /// nothing of a single page is in here.
+    func fragmentContext(collections: [[String: Any]]) -> [String: Any] {
+        ["site": site, "assets": assets, "collections": collections]
     }
 
     static func productPath(_ product: Product) -> String { "/products/\(product.handle)/" }
@@ -52,46 +65,58 @@ struct PageModels {
         return "In stock"
     }
 
+    /// Catalog text as a page may hold it (see `PlainText.displayable`); the template escapes it.
+    func text(_ value: String) -> String {
+        PlainText.displayable(value)
+    }
+
     func card(_ product: Product) -> [String: Any] {
         let lowest = product.lowestPriceCents ?? 0
         let cheapest = product.variants.first { $0.priceCents == lowest }
         var card: [String: Any] = [
-            "handle": product.handle,
+            "handle": text(product.handle),
             "url": Self.productPath(product),
-            "title": product.title,
-            "vendor": product.vendor,
+            "title": text(product.title),
+            "vendor": text(product.vendor),
             "price": (product.hasVaryingPrices ? "from " : "") + prices.format(lowest),
             "onSale": cheapest?.isOnSale ?? false,
             "soldOut": product.isSoldOut,
         ]
         if let compareAt = cheapest?.compareAtCents, cheapest?.isOnSale == true { card["compareAt"] = prices.format(compareAt) }
-        if let image = product.images.first { card["image"] = ["src": image.src, "alt": altText(image, product)] }
+        if let image = product.images.first { card["image"] = ["src": text(image.src), "alt": altText(image, product)] }
         return card
     }
 
     func altText(_ image: ProductImage, _ product: Product) -> String {
-        image.alt.isEmpty ? product.title : image.alt
+        text(image.alt.isEmpty ? product.title : image.alt)
     }
 
     func product(_ product: Product) -> [String: Any] {
         var model = card(product)
-        model["type"] = product.productType
-        model["description"] = PlainText.fromHTML(product.bodyHTML)
+        // Left out when empty: an empty string is true in a Mustache section.
+        if !product.productType.isEmpty { model["type"] = text(product.productType) }
+        model["priceAmount"] = Money.decimalText(product.lowestPriceCents ?? 0, currency: config.currency)
+        if let slug = ProductCollection.slug(for: product.productType) { model["typeURL"] = "/collections/\(slug)/" }
+        model["description"] = text(PlainText.fromHTML(product.bodyHTML))
         // Sanitised when it entered the catalog, and again here: whatever wrote the Store, no markup
         // outside the allowlist reaches a page. Plain text (no "<" or "&") needs no parse.
         let body = product.bodyHTML
-        model["bodyHTML"] = body.contains("<") || body.contains("&") ? HTMLSanitizer.sanitize(body) : body
+        model["bodyHTML"] = text(body.contains("<") || body.contains("&") ? HTMLSanitizer.sanitize(body) : body)
         model["images"] = product.images.enumerated().map { index, image -> [String: Any] in
-            ["src": image.src, "alt": altText(image, product), "position": image.position, "first": index == 0]
+            ["src": text(image.src), "alt": altText(image, product), "position": image.position, "first": index == 0]
         }
-        model["optionNames"] = product.optionNames
+        model["optionNames"] = product.optionNames.map { text($0) }
         model["hasOptions"] = !product.optionNames.isEmpty
-        model["tags"] = product.tags.map { ["name": $0] }
+        model["tags"] = product.tags.map { tag -> [String: Any] in
+            var entry: [String: Any] = ["name": text(tag)]
+            if let slug = ProductCollection.slug(for: tag) { entry["url"] = "/collections/\(slug)/" }
+            return entry
+        }
         model["variants"] = product.variants.map { variant -> [String: Any] in
             var entry: [String: Any] = [
-                "sku": variant.sku,
-                "title": variant.title,
-                "options": variant.options.joined(separator: " / "),
+                "sku": text(variant.sku),
+                "title": text(variant.title),
+                "options": text(variant.options.joined(separator: " / ")),
                 "price": prices.format(variant.priceCents),
                 "onSale": variant.isOnSale,
                 "stock": variant.stock,
@@ -109,5 +134,85 @@ struct PageModels {
         if !product.seoDescription.isEmpty { return product.seoDescription }
         let text = PlainText.fromHTML(product.bodyHTML).replacingOccurrences(of: "\n", with: " ")
         return text.count > 160 ? String(text.prefix(157)) + "..." : text
+    }
+
+    /// Home / <the product's type collection> / <the product>; the type is left out when the
+    /// product has none (or one whose name makes no slug).
+    func trail(for product: Product, collections: [String: ProductCollection]) -> [Crumb] {
+        var trail = [Crumb(title: "Home", path: "/")]
+        if let slug = ProductCollection.slug(for: product.productType), let collection = collections[slug] {
+            trail.append(Crumb(title: collection.title, path: collection.path(page: 1)))
+        }
+        trail.append(Crumb(title: product.title, path: Self.productPath(product)))
+        return trail
+    }
+
+    /// The last step is the page itself: `current` is true there and false elsewhere (never left
+    /// out, or a section on it would find a `current` further out in the context).
+    func breadcrumbs(_ trail: [Crumb]) -> [[String: Any]] {
+        trail.enumerated().map { index, crumb -> [String: Any] in
+            ["title": text(crumb.title), "url": crumb.path, "current": index == trail.count - 1]
+        }
+    }
+
+    /// A collection as a link in a list: navigation, the home page, the collections index.
+    func collectionLink(_ collection: ProductCollection) -> [String: Any] {
+        [
+            "title": text(collection.title),
+            "url": collection.path(page: 1),
+            "count": collection.products.count,
+            "countText": Self.countText(collection.products.count),
+        ]
+    }
+
+    static func countText(_ count: Int) -> String {
+        count == 1 ? "1 product" : "\(count) products"
+    }
+
+    /// Page `number` of a collection: the collection with the cards of that page, the pagination
+    /// and the breadcrumb trail.
+    func collectionPage(_ collection: ProductCollection, page number: Int, cards: [String: [String: Any]]) -> [String: Any] {
+        let total = collection.pageCount(pageSize: config.pageSize)
+        var model = collectionLink(collection)
+        model["slug"] = collection.slug
+        model["products"] = collection.productsOnPage(number, pageSize: config.pageSize).compactMap { cards[$0.handle] }
+        var trail = [Crumb(title: "Home", path: "/"), Crumb(title: "Collections", path: "/collections/"),
+                     Crumb(title: collection.title, path: collection.path(page: 1))]
+        if number > 1 { trail.append(Crumb(title: "Page \(number)", path: collection.path(page: number))) }
+        return [
+            "collection": model,
+            "pagination": Self.pagination(current: number, total: total, url: collection.path(page:)),
+            "breadcrumbs": breadcrumbs(trail),
+        ]
+    }
+
+    /// Previous and next, and the numbers to show: the first, the last and two either side of the
+    /// current page. Never every page: a collection of 10,000 products would give each of its
+    /// 417 pages a list of 417 links. `gapBefore` marks a number that does not follow the one before.
+    static func pagination(current: Int, total: Int, url: (Int) -> String) -> [String: Any] {
+        var model: [String: Any] = [
+            "current": current,
+            "total": total,
+            "isPaged": total > 1,
+            "hasPrevious": current > 1,
+            "hasNext": current < total,
+        ]
+        if current > 1 { model["previousURL"] = url(current - 1) }
+        if current < total { model["nextURL"] = url(current + 1) }
+        var numbers: Set<Int> = [1, total]
+        for number in max(1, current - 2)...min(total, current + 2) { numbers.insert(number) }
+        var pages: [[String: Any]] = []
+        var previous = 0
+        for number in numbers.sorted() {
+            pages.append([
+                "number": number,
+                "url": url(number),
+                "isCurrent": number == current,
+                "gapBefore": previous > 0 && number > previous + 1,
+            ])
+            previous = number
+        }
+        model["pages"] = pages
+        return model
     }
 }

@@ -57,6 +57,25 @@ public enum PlainText {
         return result.joined(separator: "\n")
     }
 
+    /// `text` without the characters that HTML5 calls parse errors wherever they stand: C0 controls
+    /// other than tab, line feed, form feed and carriage return, DEL and the C1 controls, and the
+    /// noncharacters. A catalog value holding one would make its page invalid HTML; escaping cannot
+    /// help (a character reference to them is an error too), so they are dropped.
+    static func displayable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isUnfitForPages) else { return text }
+        var kept = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars where !isUnfitForPages(scalar) { kept.append(scalar) }
+        return String(kept)
+    }
+
+    static func isUnfitForPages(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x09, 0x0A, 0x0C, 0x0D: return false
+        case 0x00..<0x20, 0x7F...0x9F, 0xFDD0...0xFDEF: return true
+        default: return scalar.value & 0xFFFE == 0xFFFE
+        }
+    }
+
     static func numericEntity(_ name: String) -> String? {
         guard name.hasPrefix("#") else { return nil }
         let digits = name.dropFirst()

@@ -8,11 +8,20 @@ import ShopStore
 /// Stages, each named in its errors: config, catalog (one read transaction), content, theme,
 /// render (into a staging folder), publish (one atomic swap). Nothing reaches the published
 /// folder unless every stage succeeded.
+///
+/// Outputs: the home page, one page per product, the collections (one per product type and tag,
+/// paged) and their index, content pages, 404.html; for machines sitemap.xml, robots.txt, the
+/// Atom feed of new products, the Merchant Center feed and the search index; the static files.
 public struct SiteBuilder {
     public struct Report: Sendable, Equatable {
         public var products = 0
         public var contentPages = 0
+        /// Distinct product types and tags, merged where their slugs meet.
+        public var collections = 0
+        /// HTML pages: home, products, collection pages, the collections index, content pages, 404.
         public var pagesWritten = 0
+        /// sitemap.xml (and its parts), robots.txt, feed.xml, merchant-feed.xml, search-index.json.
+        public var feedsWritten = 0
         public var staticFiles = 0
         public var bytesWritten = 0
         public var output = ""
@@ -25,9 +34,16 @@ public struct SiteBuilder {
         public var total: Int
     }
 
+    /// The sitemap protocol's limit of URLs per file.
+    public static let sitemapURLLimit = 50_000
+
     public let config: SiteConfig
     public let store: any Store
     public var logger: Logger
+    /// URLs per sitemap file; past it the sitemap is split and sitemap.xml becomes their index.
+    public var sitemapLimit = SiteBuilder.sitemapURLLimit
+    /// The day written into sitemaps and feeds; nil means today (UTC).
+    public var buildDate: Date?
 
     public init(config: SiteConfig, store: any Store, logger: Logger = Logger(label: "ishop.build")) {
         self.config = config
@@ -52,45 +68,87 @@ public struct SiteBuilder {
         let pages = try ContentPage.loadAll(directory: config.resolve(config.contentDir), displayRoot: config.contentDir)
             .filter { !$0.draft }
         let theme = try Theme.load(config: config)
+        let collections = ProductCollection.gather(products)
         logger.info("build planned", metadata: [
-            "products": "\(products.count)", "pages": "\(pages.count)", "theme": "\(config.theme)", "output": "\(output)",
+            "products": "\(products.count)", "collections": "\(collections.count)", "pages": "\(pages.count)",
+            "theme": "\(config.theme)", "output": "\(output)",
         ])
 
+        let day = BuildDay(buildDate ?? Date())
         let navigation = pages.filter(\.menu).sorted { ($0.weight, $0.title) < ($1.weight, $1.title) }
         let assets = try FingerprintedAssets(staticFiles: theme.staticFiles)
-        let models = PageModels(config: config, navigation: navigation, stylesheet: assets.url(of: "css/shop.css") ?? "")
+        var models = PageModels(config: config, navigation: navigation, stylesheet: assets.url(of: "css/shop.css") ?? "", year: day.year)
+        let collectionsBySlug = Dictionary(collections.map { ($0.slug, $0) }, uniquingKeysWith: { first, _ in first })
+        // The shop's departments: collections of a product type. Tags are listed at /collections/.
+        let departments = collections.filter(\.isProductType).map { models.collectionLink($0) }
+
+        // Rendered once, put into every page as it is: rendering them per page was most of a build.
+        let fragmentContext = models.fragmentContext(collections: departments)
+        let header = try theme.render(fragmentContext, template: "header")
+        let footer = try theme.render(fragmentContext, template: "footer")
+        models.fragments = ["header": header, "footer": footer]
+
+        let cards = Dictionary(products.map { ($0.handle, models.card($0)) }, uniquingKeysWith: { first, _ in first })
+        let pageSize = config.pageSize
 
         let tree = try OutputTree(publishPath: output)
         let filesBeforePages = tree.filesWritten
         do {
-            let total = products.count + pages.count + 2
+            let collectionPages = collections.reduce(0) { $0 + $1.pageCount(pageSize: pageSize) }
+            let total = 1 + products.count + collectionPages + 1 + pages.count + 1
             var done = 0
             func step() {
                 done += 1
                 if done % 200 == 0 || done == total { progress(Progress(stage: .render, done: done, total: total)) }
             }
+            // Every page a search engine should know, for the sitemap (not 404.html).
+            var indexable: [String] = []
+            func writePage(_ path: String, _ html: String) throws {
+                try tree.write(String(path.dropFirst()) + "index.html", html)
+                indexable.append(path)
+                step()
+            }
 
-            try tree.write("index.html", theme.render(models.context(
+            // The newest products first: the store returns them in the order they were added.
+            let newest = products.suffix(pageSize).reversed().compactMap { cards[$0.handle] }
+            try writePage("/", theme.render(models.context(
                 page: models.page(title: config.title, description: config.tagline, path: "/"),
-                extra: ["products": products.map(models.card)]), template: "home"))
-            step()
+                extra: ["products": newest, "collections": departments]), template: "home"))
 
             for product in products {
                 let path = PageModels.productPath(product)
                 let title = product.seoTitle.isEmpty ? product.title : product.seoTitle
-                let html = try theme.render(models.context(
-                    page: models.page(title: title, description: models.description(of: product), path: path),
-                    extra: ["product": models.product(product)]), template: "product")
-                try tree.write("products/\(product.handle)/index.html", html)
-                step()
+                let trail = models.trail(for: product, collections: collectionsBySlug)
+                var page = models.page(title: title, description: models.description(of: product), path: path)
+                if let image = product.images.first.flatMap({ models.urls.image($0.src) }) { page["image"] = image }
+                do {
+                    page["structuredData"] = try StructuredData.productPage(product, trail: trail, currency: config.currency, urls: models.urls)
+                } catch {
+                    throw BuildError(.render, file: path, "cannot write the product's JSON-LD: \(error)")
+                }
+                try writePage(path, theme.render(models.context(
+                    page: page,
+                    extra: ["product": models.product(product), "breadcrumbs": models.breadcrumbs(trail)]), template: "product"))
             }
 
+            for collection in collections {
+                for number in 1...collection.pageCount(pageSize: pageSize) {
+                    let path = collection.path(page: number)
+                    let title = number == 1 ? collection.title : "\(collection.title), page \(number)"
+                    let description = "\(collection.title) at \(config.title): \(PageModels.countText(collection.products.count))."
+                    try writePage(path, theme.render(models.context(
+                        page: models.page(title: title, description: description, path: path),
+                        extra: models.collectionPage(collection, page: number, cards: cards)), template: "collection"))
+                }
+            }
+            try writePage("/collections/", theme.render(models.context(
+                page: models.page(title: "Collections", description: "Every collection of \(config.title).", path: "/collections/"),
+                extra: ["collections": collections.map { models.collectionLink($0) }]), template: "collections"))
+
             for page in pages {
-                let path = "/\(page.slug)/"
-                var pageModel = models.page(title: page.title, description: page.description, path: path)
+                var pageModel = models.page(title: page.title, description: page.description, path: "/\(page.slug)/")
                 pageModel["content"] = page.html
-                try tree.write("\(page.slug)/index.html", theme.render(models.context(page: pageModel), template: "page"))
-                step()
+                try writePage("/\(page.slug)/", theme.render(models.context(page: pageModel), template: "page"))
             }
 
             try tree.write("404.html", theme.render(models.context(
@@ -98,7 +156,30 @@ public struct SiteBuilder {
             step()
             let pagesWritten = tree.filesWritten - filesBeforePages
 
+            let filesBeforeFeeds = tree.filesWritten
+            for file in Sitemap.files(pagePaths: indexable, lastModified: day.date, urls: models.urls, limit: sitemapLimit) {
+                try tree.write(file.path, file.xml)
+            }
+            // A shop's own static/robots.txt is its word on crawling: it replaces ours.
+            if theme.staticFiles["robots.txt"] == nil { try tree.write("robots.txt", Sitemap.robots(urls: models.urls)) }
+            try tree.write(AtomFeed.path, AtomFeed.xml(products: products, config: config, urls: models.urls, updated: day.timestamp))
+            try tree.write(MerchantFeed.path, MerchantFeed.xml(products: products, config: config, urls: models.urls))
+            do {
+                try tree.write(SearchIndex.path, SearchIndex.json(products: products, prices: models.prices))
+            } catch let error as BuildError {
+                throw error
+            } catch {
+                throw BuildError(.render, file: SearchIndex.path, "cannot be encoded: \(error)")
+            }
+            let feedsWritten = tree.filesWritten - filesBeforeFeeds
+
             for (relative, source) in theme.staticFiles.sorted(by: { $0.key < $1.key }) {
+                let target = assets.fingerprinted[relative]?.path ?? relative
+                if tree.hasWritten(target) {
+                    throw BuildError(.plan, file: source, """
+                        would replace /\(target), which the build writes itself; remove or rename the static file
+                        """)
+                }
                 if let contents = assets.fingerprinted[relative] {
                     try contents.bytes.withUnsafeBytes { try tree.write(contents.path, bytes: $0) }
                 } else {
@@ -106,8 +187,9 @@ public struct SiteBuilder {
                 }
             }
             let report = Report(
-                products: products.count, contentPages: pages.count, pagesWritten: pagesWritten,
-                staticFiles: theme.staticFiles.count, bytesWritten: tree.bytesWritten, output: output)
+                products: products.count, contentPages: pages.count, collections: collections.count,
+                pagesWritten: pagesWritten, feedsWritten: feedsWritten, staticFiles: theme.staticFiles.count,
+                bytesWritten: tree.bytesWritten, output: output)
             try tree.publish()
             logger.info("build published", metadata: ["pages": "\(report.pagesWritten)", "bytes": "\(report.bytesWritten)"])
             return report

@@ -6,7 +6,10 @@ import ShopCore
 /// (Hugo's lookup order): `layouts/NAME.mustache` beats `themes/<theme>/layouts/NAME.mustache`,
 /// and `static/PATH` beats `themes/<theme>/static/PATH`.
 public struct Theme: Sendable {
-    public static let requiredTemplates = ["base", "home", "product", "page", "404"]
+    /// `header` and `footer` are rendered once per build and put into every page (`fragments`).
+    public static let requiredTemplates = [
+        "base", "home", "product", "page", "404", "collection", "collections", "header", "footer",
+    ]
 
     public let library: MustacheLibrary
     /// Where each template came from, for messages.
@@ -34,6 +37,13 @@ public struct Theme: Sendable {
             } catch let error as MustacheTemplate.ParserError {
                 throw BuildError(.theme, file: path, line: error.context.lineNumber,
                                  "Mustache syntax error: \(describe(error.error)) near \"\(error.context.line.trimmingCharacters(in: .whitespaces))\"")
+            }
+            for reference in TemplateReference.scan(text) where sources[reference.name] == nil {
+                let tag = reference.kind == .partial ? "{{> \(reference.name)}}" : "{{<\(reference.name)}}"
+                throw BuildError(.theme, file: path, line: reference.line, """
+                    \(tag) names a template that does not exist: neither the site's layouts/ nor the theme's \
+                    has \(reference.name).mustache
+                    """)
             }
         }
         for name in requiredTemplates where sources[name] == nil {

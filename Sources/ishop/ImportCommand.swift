@@ -36,7 +36,7 @@ struct ShopifyImport: AsyncParsableCommand {
             do {
                 let importer = ShopifyImporter(store: store, currency: config.currency)
                 let summary = try await importer.importFiles(files) { step in
-                    progress.update("Reading \(step.file): \(step.rows) rows")
+                    progress.update("\(step.pass == .checking ? "Checking" : "Writing") \(step.file): \(step.rows) rows")
                 }
                 progress.finish()
                 print(summary.description)

@@ -50,7 +50,7 @@ public enum Backend: String, Sendable, CustomStringConvertible {
     public static func freshDatabase() async throws -> String {
         guard let admin = postgresAdminURL else { throw SetupError(description: "ISHOP_TEST_POSTGRES_URL is not set") }
         let name = "ishop_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        try await withAdminConnection(admin) { connection in
+        _ = try await withAdminConnection(admin) { connection in
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: Logger(label: "test"))
         }
         guard var components = URLComponents(string: admin) else { throw SetupError(description: "bad URL \(admin)") }

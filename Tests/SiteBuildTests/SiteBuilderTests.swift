@@ -96,13 +96,22 @@ struct SiteBuilderTests {
         let staticSources = regularFiles(under: "\(shop.site)/themes/default/static").union(regularFiles(under: "\(shop.site)/static"))
         #expect(report.products == facts.publishedHandles.count)
         #expect(report.contentPages == 3)
-        #expect(report.pagesWritten == 1 + facts.publishedHandles.count + 3 + 1)
+        // Types Art Print and Poster; tags Still Life, Food, Red, Interior, Nature, Botanical,
+        // Whimsical, Landscape, Mountains (Sunset is only on the unpublished product).
+        #expect(report.collections == 11)
+        let collectionFolders = try Set(FileManager.default.contentsOfDirectory(atPath: "\(shop.output)/collections"))
+        #expect(collectionFolders.count == report.collections + 1, "one folder per collection, and the index")
+        // Home, products, one page per collection (none has more than 24 products), the index, content pages, 404.
+        #expect(report.pagesWritten == 1 + facts.publishedHandles.count + report.collections + 1 + 3 + 1)
+        // sitemap.xml, robots.txt, feed.xml, merchant-feed.xml, search-index.json.
+        #expect(report.feedsWritten == 5)
         #expect(report.staticFiles == staticSources.count)
         #expect(report.output == URL(fileURLWithPath: shop.output).standardizedFileURL.path)
         let writtenFiles = regularFiles(under: shop.output)
         // Plus the .ishop-site marker that lets the next build know it may replace this folder.
         #expect(writtenFiles.contains(".ishop-site"))
-        #expect(writtenFiles.filter { !$0.hasSuffix(".gz") && $0 != ".ishop-site" }.count == report.pagesWritten + report.staticFiles)
+        #expect(writtenFiles.filter { !$0.hasSuffix(".gz") && $0 != ".ishop-site" }.count
+                == report.pagesWritten + report.feedsWritten + report.staticFiles)
         let bytesOnDisk = writtenFiles.reduce(0) { total, relative in
             total + (FileManager.default.contents(atPath: "\(shop.output)/\(relative)")?.count ?? 0)
         }
@@ -137,7 +146,9 @@ struct SiteBuilderTests {
 
         let page = try #require(shop.page("products/hostile-print/index.html"))
         #expect(!page.contains("<script>alert"))
-        #expect(!page.lowercased().contains("<script"))
+        // The one script element is the page's JSON-LD, written by ishop.
+        #expect(occurrences(of: "<script", in: page.lowercased()) == 1)
+        #expect(page.contains("<script type=\"application/ld+json\">"))
         #expect(!page.contains("<img src=x"))
         #expect(!page.contains("onerror=alert"))
         #expect(!page.contains(#"" onerror=""#))

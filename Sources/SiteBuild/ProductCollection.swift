@@ -1,0 +1,80 @@
+import ShopCore
+
+/// A listing of products at `/collections/<slug>/`: one per distinct product type (Shopify's
+/// "Type") and one per distinct tag, paged by `pageSize`.
+///
+/// Types and tags share the `/collections/` namespace, as they share one in a shopper's mind: a
+/// type "Poster" and a tag "poster" are one collection holding the products of both, each once.
+/// Its title is the type's text when a type has the slug, else the tag's. Text whose slug is
+/// empty ("", "!!!") has no collection.
+struct ProductCollection {
+    let slug: String
+    let title: String
+    /// Title (ignoring case), then handle: the order shoppers expect, and the same on every build.
+    let products: [Product]
+    /// Some product has this as its type (not only as a tag): such collections make the shop's
+    /// navigation, while the tags, which can be hundreds, are listed at /collections/.
+    let isProductType: Bool
+
+    /// `/collections/<slug>/` for page 1, `/collections/<slug>/page/N/` after it. Page 1 has no
+    /// `/page/1/` alias: one address per page, so nothing needs a redirect.
+    func path(page number: Int) -> String {
+        number <= 1 ? "/collections/\(slug)/" : "/collections/\(slug)/page/\(number)/"
+    }
+
+    func pageCount(pageSize: Int) -> Int {
+        max(1, (products.count + pageSize - 1) / pageSize)
+    }
+
+    /// The products on page `number` (1-based).
+    func productsOnPage(_ number: Int, pageSize: Int) -> ArraySlice<Product> {
+        let start = min(products.count, (number - 1) * pageSize)
+        return products[start..<min(products.count, start + pageSize)]
+    }
+
+    /// The slug of a type or tag, or nil when it makes no collection.
+    static func slug(for text: String) -> String? {
+        let slug = Handle.slug(text)
+        // A slug is one folder name under collections/: anything Handle would refuse stays out.
+        return Handle.isValid(slug) ? slug : nil
+    }
+
+    /// Every collection of `products` (the published catalog), ordered by title then slug.
+    static func gather(_ products: [Product]) -> [ProductCollection] {
+        struct Gathering {
+            var typeTitles: Set<String> = []
+            var tagTitles: Set<String> = []
+            var products: [Product] = []
+        }
+        // Sorted once here, so each collection fills up already in order.
+        let sorted = products
+            .map { (key: $0.title.lowercased(), product: $0) }
+            .sorted { ($0.key, $0.product.handle) < ($1.key, $1.product.handle) }
+            .map { $0.product }
+
+        var gatherings: [String: Gathering] = [:]
+        for product in sorted {
+            // Every slug this product belongs to, once, however many of its type and tags share it.
+            var joined: Set<String> = []
+            if let slug = Self.slug(for: product.productType) {
+                gatherings[slug, default: Gathering()].typeTitles.insert(product.productType)
+                joined.insert(slug)
+            }
+            for tag in product.tags {
+                guard let slug = Self.slug(for: tag) else { continue }
+                gatherings[slug, default: Gathering()].tagTitles.insert(tag)
+                joined.insert(slug)
+            }
+            for slug in joined { gatherings[slug, default: Gathering()].products.append(product) }
+        }
+
+        return gatherings.map { slug, gathering -> ProductCollection in
+            // Several spellings can share a slug ("Art Print", "art print"): the least one wins,
+            // so the title does not depend on the order the store returned products in.
+            let title = gathering.typeTitles.min() ?? gathering.tagTitles.min() ?? slug
+            return ProductCollection(slug: slug, title: title, products: gathering.products,
+                                     isProductType: !gathering.typeTitles.isEmpty)
+        }
+        .sorted { ($0.title.lowercased(), $0.slug) < ($1.title.lowercased(), $1.slug) }
+    }
+}

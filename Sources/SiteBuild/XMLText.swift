@@ -1,0 +1,34 @@
+/// Text for the XML files of a build (sitemaps, the Atom feed, the Merchant Center feed).
+///
+/// Catalog text comes from CSV files and admin edits. Besides the five markup characters, XML 1.0
+/// forbids most C0 controls and U+FFFE/U+FFFF outright: one of them anywhere makes a parser refuse
+/// the whole document, so a single hostile product would cost the shop its feed. They are dropped,
+/// never escaped (XML 1.0 has no way to write them).
+enum XMLText {
+    static func escaped(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            default:
+                if isAllowed(scalar) { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out
+    }
+
+    /// XML 1.0's Char production; a Swift string cannot hold surrogates, so only these remain to refuse.
+    static func isAllowed(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x09, 0x0A, 0x0D: return true
+        case 0x00..<0x20: return false
+        case 0xFFFE, 0xFFFF: return false
+        default: return true
+        }
+    }
+}
