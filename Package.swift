@@ -30,6 +30,8 @@ let package = Package(
         ),
         // libxml2's HTML parser, for sanitising product descriptions (Debian's libxml2-dev).
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        // zlib, for the .gz files written beside text outputs (Debian's zlib1g-dev).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // System calls Swift's Glibc module does not import (renameat2 for the atomic publish).
         .target(name: "CSystemCalls"),
         .target(
@@ -54,7 +56,7 @@ let package = Package(
         .target(
             name: "SiteBuild",
             dependencies: [
-                "ShopCore", "ShopStore", "CMarkGFM", "CSystemCalls",
+                "ShopCore", "ShopStore", "CMarkGFM", "CSystemCalls", "CZlib",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),

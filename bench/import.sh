@@ -22,7 +22,7 @@ trap 'ishop_pg_stop; rm -rf "$work"' EXIT
 
 measure() {  # prints "seconds peak_MiB" of one command
   /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
-  awk '{printf "%.2f %.0f", $1, $2/1024}' "$work/time"
+  awk '{printf "%.2f %.0f\n", $1, $2/1024}' "$work/time"
 }
 
 rows="| products | CSV size | backend | first import | peak memory | import again (no change) |

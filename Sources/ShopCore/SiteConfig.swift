@@ -21,6 +21,8 @@ public struct SiteConfig: Sendable {
     public var contentDir: String
     /// Products per collection page.
     public var pageSize: Int
+    /// Write a `.gz` beside every text output (for Nginx's gzip_static).
+    public var precompress: Bool = true
     public var images: ImageSettings
     /// Runtime settings per environment name ("development", "production", ...).
     public var environments: [String: RuntimeSettings]
@@ -127,6 +129,8 @@ extension SiteConfig {
         let pageSize = try root.int("pageSize") ?? 24
         guard (1...1000).contains(pageSize) else { throw root.invalid("pageSize", "must be between 1 and 1000, found \(pageSize)") }
 
+        let precompress = try root.bool("precompress") ?? true
+
         var images = ImageSettings(widths: ImageSettings.defaultWidths)
         if let imageMap = try root.mapping("images") {
             if let widths = try imageMap.ints("widths") {
@@ -158,7 +162,7 @@ extension SiteConfig {
         return SiteConfig(
             title: title, tagline: tagline, baseURL: baseURL, currency: currency, locale: locale,
             database: database, publishDir: publishDir, theme: theme, themesDir: themesDir,
-            contentDir: contentDir, pageSize: pageSize, images: images, environments: environments,
+            contentDir: contentDir, pageSize: pageSize, precompress: precompress, images: images, environments: environments,
             siteDirectory: siteDirectory, sourceFile: file
         )
     }

@@ -12,6 +12,9 @@ final class OutputTree {
     let stagingPath: String
     private(set) var filesWritten = 0
     private(set) var bytesWritten = 0
+    /// `.gz` files written beside text files (not counted in `filesWritten`).
+    private(set) var compressedFilesWritten = 0
+    let precompress: Bool
     private var createdDirectories: Set<String> = []
     /// Relative paths written so far: a static file must not silently replace a generated page.
     private var writtenPaths: Set<String> = []
@@ -25,8 +28,9 @@ final class OutputTree {
     /// Written into every site ishop publishes: only a folder that has it (or is empty) may be replaced.
     static let markerName = ".ishop-site"
 
-    init(publishPath: String) throws {
+    init(publishPath: String, precompress: Bool = true) throws {
         self.publishPath = publishPath
+        self.precompress = precompress
         try Self.checkReplaceable(publishPath)
         let parent = URL(fileURLWithPath: publishPath).deletingLastPathComponent().path
         try Self.makeDirectories(parent)
@@ -65,6 +69,21 @@ final class OutputTree {
     }
 
     func write(_ relativePath: String, bytes: UnsafeRawBufferPointer) throws {
+        try writeFile(relativePath, bytes: bytes)
+        filesWritten += 1
+        bytesWritten += bytes.count
+        writtenPaths.insert(relativePath)
+        // A .gz beside every text file, for Nginx's gzip_static, when it is smaller.
+        if precompress, bytes.count >= Gzip.minimumSize, Gzip.isText(relativePath),
+           let compressed = Gzip.compress(bytes), compressed.count < bytes.count
+        {
+            try compressed.withUnsafeBytes { try writeFile(relativePath + ".gz", bytes: $0) }
+            compressedFilesWritten += 1
+            bytesWritten += compressed.count
+        }
+    }
+
+    private func writeFile(_ relativePath: String, bytes: UnsafeRawBufferPointer) throws {
         let path = "\(stagingPath)/\(relativePath)"
         if let slash = relativePath.lastIndex(of: "/") {
             try ensureDirectory("\(stagingPath)/\(relativePath[..<slash])")
@@ -81,9 +100,6 @@ final class OutputTree {
             }
             offset += written
         }
-        filesWritten += 1
-        bytesWritten += bytes.count
-        writtenPaths.insert(relativePath)
     }
 
     func hasWritten(_ relativePath: String) -> Bool {

@@ -23,6 +23,8 @@ public struct SiteBuilder {
         /// sitemap.xml (and its parts), robots.txt, feed.xml, merchant-feed.xml, search-index.json.
         public var feedsWritten = 0
         public var staticFiles = 0
+        /// `.gz` files written beside text outputs.
+        public var compressedFiles = 0
         public var bytesWritten = 0
         public var output = ""
     }
@@ -91,7 +93,7 @@ public struct SiteBuilder {
         let cards = Dictionary(products.map { ($0.handle, models.card($0)) }, uniquingKeysWith: { first, _ in first })
         let pageSize = config.pageSize
 
-        let tree = try OutputTree(publishPath: output)
+        let tree = try OutputTree(publishPath: output, precompress: config.precompress)
         let filesBeforePages = tree.filesWritten
         do {
             let collectionPages = collections.reduce(0) { $0 + $1.pageCount(pageSize: pageSize) }
@@ -189,7 +191,7 @@ public struct SiteBuilder {
             let report = Report(
                 products: products.count, contentPages: pages.count, collections: collections.count,
                 pagesWritten: pagesWritten, feedsWritten: feedsWritten, staticFiles: theme.staticFiles.count,
-                bytesWritten: tree.bytesWritten, output: output)
+                compressedFiles: tree.compressedFilesWritten, bytesWritten: tree.bytesWritten, output: output)
             try tree.publish()
             logger.info("build published", metadata: ["pages": "\(report.pagesWritten)", "bytes": "\(report.bytesWritten)"])
             return report

@@ -36,8 +36,9 @@ struct BuildCommand: AsyncParsableCommand {
                 try await store.close()
                 let seconds = Date().timeIntervalSince(started)
                 print("""
-                    Built \(report.pagesWritten) pages (\(report.products) products, \(report.contentPages) content pages) \
-                    and copied \(report.staticFiles) static files into \(report.output)
+                    Built \(report.pagesWritten) pages (\(report.products) products, \(report.collections) collections, \
+                    \(report.contentPages) content pages), \(report.feedsWritten) feeds and \(report.staticFiles) static files \
+                    (\(report.compressedFiles) precompressed .gz) into \(report.output)
                     \(ByteCountFormatter.string(fromByteCount: Int64(report.bytesWritten), countStyle: .file)) written \
                     in \(String(format: "%.2f", seconds)) s
                     """)
