@@ -69,18 +69,29 @@ final class OutputTree {
     }
 
     func write(_ relativePath: String, bytes: UnsafeRawBufferPointer) throws {
+        let compressed = precompress ? Self.compressedCopy(of: bytes, path: relativePath) : nil
+        try write(relativePath, bytes: bytes, compressed: compressed)
+    }
+
+    /// Writes a file whose gzip copy was made already (by a rendering worker, off this thread).
+    func write(_ relativePath: String, bytes: UnsafeRawBufferPointer, compressed: [UInt8]?) throws {
         try writeFile(relativePath, bytes: bytes)
         filesWritten += 1
         bytesWritten += bytes.count
         writtenPaths.insert(relativePath)
-        // A .gz beside every text file, for Nginx's gzip_static, when it is smaller.
-        if precompress, bytes.count >= Gzip.minimumSize, Gzip.isText(relativePath),
-           let compressed = Gzip.compress(bytes), compressed.count < bytes.count
-        {
+        if let compressed {
             try compressed.withUnsafeBytes { try writeFile(relativePath + ".gz", bytes: $0) }
             compressedFilesWritten += 1
             bytesWritten += compressed.count
         }
+    }
+
+    /// The .gz to write beside a text file for Nginx's gzip_static, when it is smaller.
+    static func compressedCopy(of bytes: UnsafeRawBufferPointer, path: String) -> [UInt8]? {
+        guard bytes.count >= Gzip.minimumSize, Gzip.isText(path), let compressed = Gzip.compress(bytes),
+              compressed.count < bytes.count
+        else { return nil }
+        return compressed
     }
 
     private func writeFile(_ relativePath: String, bytes: UnsafeRawBufferPointer) throws {

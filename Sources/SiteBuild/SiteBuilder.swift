@@ -46,6 +46,8 @@ public struct SiteBuilder {
     public var sitemapLimit = SiteBuilder.sitemapURLLimit
     /// The day written into sitemaps and feeds; nil means today (UTC).
     public var buildDate: Date?
+    /// Pages rendered at once (`ishop build --jobs`); the number of cores by default.
+    public var jobs = ProcessInfo.processInfo.activeProcessorCount
 
     public init(config: SiteConfig, store: any Store, logger: Logger = Logger(label: "ishop.build")) {
         self.config = config
@@ -117,20 +119,23 @@ public struct SiteBuilder {
                 page: models.page(title: config.title, description: config.tagline, path: "/"),
                 extra: ["products": newest, "collections": departments]), template: "home"))
 
-            for product in products {
-                let path = PageModels.productPath(product)
-                let title = product.seoTitle.isEmpty ? product.title : product.seoTitle
-                let trail = models.trail(for: product, collections: collectionsBySlug)
-                var page = models.page(title: title, description: models.description(of: product), path: path)
-                if let image = product.images.first.flatMap({ models.urls.image($0.src) }) { page["image"] = image }
-                do {
-                    page["structuredData"] = try StructuredData.productPage(product, trail: trail, currency: config.currency, urls: models.urls)
-                } catch {
-                    throw BuildError(.render, file: path, "cannot write the product's JSON-LD: \(error)")
+            // Product pages, the bulk of a build, render on every core: a window of pages at a time,
+            // split between the workers, then written in order. Memory holds one window, never the site.
+            let renderer = ProductPageRenderer(
+                models: models, theme: theme, collections: collectionsBySlug, currency: config.currency,
+                precompress: config.precompress)
+            let workers = max(1, jobs)
+            let window = workers * 64
+            for start in stride(from: 0, to: products.count, by: window) {
+                let slice = Array(products[start..<min(start + window, products.count)])
+                let rendered = try await renderer.render(slice, workers: workers)
+                for page in rendered {
+                    try page.html.withUnsafeBytes {
+                        try tree.write(String(page.path.dropFirst()) + "index.html", bytes: $0, compressed: page.compressed)
+                    }
+                    indexable.append(page.path)
+                    step()
                 }
-                try writePage(path, theme.render(models.context(
-                    page: page,
-                    extra: ["product": models.product(product), "breadcrumbs": models.breadcrumbs(trail)]), template: "product"))
             }
 
             for collection in collections {
@@ -213,5 +218,62 @@ public struct SiteBuilder {
                 throw BuildError(.config, file: output, "the output folder must not be inside \(folder)/")
             }
         }
+    }
+}
+
+/// Renders product pages on several workers. Holds the build's models, which are immutable from
+/// here on: value dictionaries of strings, numbers and booleans that rendering only reads.
+final class ProductPageRenderer: @unchecked Sendable {
+    struct Page: Sendable {
+        let path: String
+        let html: [UInt8]
+        let compressed: [UInt8]?
+    }
+
+    private let models: PageModels
+    private let theme: Theme
+    private let collections: [String: ProductCollection]
+    private let currency: Currency
+    private let precompress: Bool
+
+    init(models: PageModels, theme: Theme, collections: [String: ProductCollection], currency: Currency, precompress: Bool) {
+        self.models = models
+        self.theme = theme
+        self.collections = collections
+        self.currency = currency
+        self.precompress = precompress
+    }
+
+    /// The pages of `products`, in their order.
+    func render(_ products: [Product], workers: Int) async throws -> [Page] {
+        let share = (products.count + workers - 1) / max(1, workers)
+        guard workers > 1, products.count > 1 else { return try products.map(render) }
+        return try await withThrowingTaskGroup(of: (Int, [Page]).self) { group in
+            for (index, start) in stride(from: 0, to: products.count, by: share).enumerated() {
+                let part = Array(products[start..<min(start + share, products.count)])
+                group.addTask { (index, try part.map(self.render)) }
+            }
+            var parts: [Int: [Page]] = [:]
+            for try await (index, pages) in group { parts[index] = pages }
+            return parts.keys.sorted().flatMap { parts[$0]! }
+        }
+    }
+
+    func render(_ product: Product) throws -> Page {
+        let path = PageModels.productPath(product)
+        let title = product.seoTitle.isEmpty ? product.title : product.seoTitle
+        let trail = models.trail(for: product, collections: collections)
+        var page = models.page(title: title, description: models.description(of: product), path: path)
+        if let image = product.images.first.flatMap({ models.urls.image($0.src) }) { page["image"] = image }
+        do {
+            page["structuredData"] = try StructuredData.productPage(product, trail: trail, currency: currency, urls: models.urls)
+        } catch {
+            throw BuildError(.render, file: path, "cannot write the product's JSON-LD: \(error)")
+        }
+        let html = try theme.render(models.context(
+            page: page, extra: ["product": models.product(product), "breadcrumbs": models.breadcrumbs(trail)]), template: "product")
+        let bytes = Array(html.utf8)
+        let compressed = precompress ? bytes.withUnsafeBytes { OutputTree.compressedCopy(of: $0, path: "index.html") } : nil
+        return Page(path: path, html: bytes, compressed: compressed)
     }
 }

@@ -18,6 +18,13 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write the site here instead of publishDir.", valueName: "dir"))
     var out: String?
 
+    @Option(name: .long, help: ArgumentHelp("Pages rendered at once (default: the number of cores).", valueName: "n"))
+    var jobs: Int?
+
+    func validate() throws {
+        if let jobs, !(1...256).contains(jobs) { throw ValidationError("--jobs must be between 1 and 256") }
+    }
+
     func run() async throws {
         _ = LogSetup.bootstrap
         try await reportingErrors {
@@ -28,9 +35,17 @@ struct BuildCommand: AsyncParsableCommand {
             let progress = TerminalProgress()
             let started = Date()
             do {
-                let builder = SiteBuilder(config: config, store: store, logger: site.makeLogger(label: "ishop.build", defaultLevel: .warning))
+                var builder = SiteBuilder(config: config, store: store, logger: site.makeLogger(label: "ishop.build", defaultLevel: .warning))
+                if let jobs { builder.jobs = jobs }
+                var reported = 0
                 let report = try await builder.build(outputDirectory: output) { step in
-                    progress.update("Rendering \(TerminalProgress.bar(done: step.done, total: step.total))", force: step.done == step.total)
+                    if progress.isTerminal {
+                        progress.update("Rendering \(TerminalProgress.bar(done: step.done, total: step.total))", force: step.done == step.total)
+                    } else if step.total >= 1000, step.done * 4 / step.total > reported {
+                        // Logs and pipes: a plain line at each quarter of a large build, no carriage returns.
+                        reported = step.done * 4 / step.total
+                        FileHandle.standardError.write(Data("Rendered \(step.done) of \(step.total) pages\n".utf8))
+                    }
                 }
                 progress.finish()
                 try await store.close()

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Static build speed against Hugo 0.111 on the same catalog, side by side in one run.
+# The catalog comes from ../shared/bench/gen_catalog.py; the Hugo site from hugo_site.py
+# (pages only: no image processing on either side). Each tool builds from scratch RUNS times;
+# the table gives the median wall time, the peak memory and the ratios. Writes its table into
+# docs/benchmarks.md between the build markers, and prints it.
+#
+#   bench/build.sh                      # 10,000 products, 3 runs
+#   PRODUCTS=1000 RUNS=5 bench/build.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+products=${PRODUCTS:-10000}
+runs=${RUNS:-3}
+bench=../shared/bench
+[[ -f $bench/gen_catalog.py ]] || { echo "error: $bench not found (../shared beside the repository)" >&2; exit 1; }
+command -v hugo >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q hugo >/dev/null
+command -v /usr/bin/time >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null
+
+swift build -c release --product ishop >&2
+ishop=$root/.build/release/ishop
+work=$(mktemp -d /tmp/ishop-bench-build.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+python3 "$bench/gen_catalog.py" --products "$products" --out "$work/catalog" >/dev/null
+python3 "$bench/hugo_site.py" --catalog "$work/catalog" --site "$work/hugo" --images none >/dev/null
+
+# The same catalog and content pages as an ishop site with the default theme.
+mkdir -p "$work/ishop"
+cp -r themes "$work/ishop/"
+cp -r "$work/catalog/content" "$work/ishop/content"
+for compress in false true; do
+  cat > "$work/ishop/site-$compress.yml" <<YML
+title: Bench Shop
+baseURL: https://shop.example.test/
+currency: USD
+locale: en_US
+database: shop.sqlite
+publishDir: public
+precompress: $compress
+YML
+done
+"$ishop" import shopify "$work/catalog/products.csv" --config "$work/ishop/site-false.yml" >/dev/null
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+declare -A wall peak
+measure() {  # name, folder, command...: runs the command RUNS times from scratch
+  local name=$1 dir=$2; shift 2
+  : > "$work/$name.times"
+  for ((r = 1; r <= runs; r++)); do
+    rm -rf "$dir/public" "$dir/resources"
+    (cd "$dir" && /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/err") || { cat "$work/err" >&2; exit 1; }
+    cat "$work/time" >> "$work/$name.times"
+  done
+  wall[$name]=$(awk '{print $1}' "$work/$name.times" | median)
+  peak[$name]=$(awk '{print $2}' "$work/$name.times" | median | awk '{printf "%.0f", $1/1024}')
+}
+
+measure hugo "$work/hugo" hugo --quiet
+measure ishop "$work/ishop" "$ishop" build --config site-false.yml
+measure ishop_gz "$work/ishop" "$ishop" build --config site-true.yml
+pages=$(find "$work/ishop/public" -name '*.html' | wc -l)
+hugo_pages=$( (cd "$work/hugo" && rm -rf public && hugo --quiet >/dev/null && find public -name '*.html' | wc -l) )
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a / b}'; }
+machine="$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(date -u +%Y-%m-%d), $(hugo version | awk '{print $1, $2}')"
+table="Command: \`bench/build.sh\` (PRODUCTS=$products RUNS=$runs), release build, $machine.
+Median of $runs full builds each; memory is peak RSS.
+
+| build | HTML pages | wall time | peak memory | Hugo's time / this | this memory / Hugo's |
+|---|---:|---:|---:|---:|---:|
+| Hugo, pages only | $hugo_pages | ${wall[hugo]} s | ${peak[hugo]} MiB | 1.0 | 1.0 |
+| ishop build, precompress off | $pages | ${wall[ishop]} s | ${peak[ishop]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop]}") | $(ratio "${peak[ishop]}" "${peak[hugo]}") |
+| ishop build, precompress on (.gz beside every text file) | $pages | ${wall[ishop_gz]} s | ${peak[ishop_gz]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop_gz]}") | $(ratio "${peak[ishop_gz]}" "${peak[hugo]}") |"
+echo "$table"
+python3 - "$root/docs/benchmarks.md" "$table" <<'PY'
+import sys, re
+path, table = sys.argv[1], sys.argv[2]
+text = open(path).read()
+begin, end = "<!-- build:begin -->", "<!-- build:end -->"
+text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{table}\n{end}", text, flags=re.S)
+open(path, "w").write(text)
+PY
