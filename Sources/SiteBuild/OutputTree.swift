@@ -14,6 +14,8 @@ final class OutputTree {
     private(set) var bytesWritten = 0
     /// `.gz` files written beside text files (not counted in `filesWritten`).
     private(set) var compressedFilesWritten = 0
+    /// Files taken over from the published site unchanged (hard links, not counted in `filesWritten`).
+    private(set) var filesReused = 0
     let precompress: Bool
     private var createdDirectories: Set<String> = []
     /// Relative paths written so far: a static file must not silently replace a generated page.
@@ -86,6 +88,26 @@ final class OutputTree {
         }
     }
 
+    /// Takes a file of the published site (and its .gz) into the new tree as it is: a hard link,
+    /// so an unchanged page is neither rendered nor rewritten. False when there is nothing to take.
+    func reuse(_ relativePath: String) throws -> Bool {
+        let old = "\(publishPath)/\(relativePath)"
+        let new = "\(stagingPath)/\(relativePath)"
+        guard access(old, R_OK) == 0 else { return false }
+        if let slash = relativePath.lastIndex(of: "/") {
+            try ensureDirectory("\(stagingPath)/\(relativePath[..<slash])")
+        }
+        guard link(old, new) == 0 else { return false }
+        if access(old + ".gz", R_OK) == 0, link(old + ".gz", new + ".gz") != 0 {
+            // A page without its .gz would make Nginx serve a stale one: render it instead.
+            unlink(new)
+            return false
+        }
+        filesReused += 1
+        writtenPaths.insert(relativePath)
+        return true
+    }
+
     /// The .gz to write beside a text file for Nginx's gzip_static, when it is smaller.
     static func compressedCopy(of bytes: UnsafeRawBufferPointer, path: String) -> [UInt8]? {
         guard bytes.count >= Gzip.minimumSize, Gzip.isText(path), let compressed = Gzip.compress(bytes),
@@ -124,9 +146,16 @@ final class OutputTree {
         try data.withUnsafeBytes { try write(relativePath, bytes: $0) }
     }
 
+    /// Creates a folder of the staging tree, and only the missing ones above it: one mkdir per
+    /// new folder, rather than one per path component (a catalog site has thousands of folders).
     private func ensureDirectory(_ path: String) throws {
         guard !createdDirectories.contains(path) else { return }
-        try Self.makeDirectories(path)
+        if let slash = path.lastIndex(of: "/"), path.count > stagingPath.count {
+            try ensureDirectory(String(path[..<slash]))
+        }
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw BuildError(.write, file: path, "cannot create folder: \(String(cString: strerror(errno)))")
+        }
         createdDirectories.insert(path)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Text of an HTML fragment, for places that show a product body as plain text until the
 /// sanitiser lands: tags are dropped, block ends become line breaks, common entities decoded.
@@ -13,7 +14,22 @@ public enum PlainText {
         "hellip": "…", "euro": "€", "pound": "£", "copy": "©", "reg": "®", "trade": "™",
     ]
 
+    /// A product's text is wanted by its page, its meta description, its JSON-LD and two feeds:
+    /// work it out once per body. Bounded, so a long-running process does not grow with it.
+    private static let cache = Mutex<[String: String]>([:])
+    private static let cacheLimit = 20_000
+
     public static func fromHTML(_ html: String) -> String {
+        if let known = cache.withLock({ $0[html] }) { return known }
+        let text = convert(html)
+        cache.withLock { cache in
+            if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[html] = text
+        }
+        return text
+    }
+
+    static func convert(_ html: String) -> String {
         var out = ""
         var index = html.startIndex
         var hiddenUntil: String?
@@ -50,8 +66,14 @@ public enum PlainText {
             index = html.index(after: index)
         }
         // Collapse runs of blank lines and trim.
-        let lines = out.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        var result: [String] = []
+        // Trimmed by hand: Foundation's trimmingCharacters goes through NSString, and this runs per line of every product.
+        let lines = out.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
+            var line = line
+            while let first = line.first, first.isWhitespace { line.removeFirst() }
+            while let last = line.last, last.isWhitespace { line.removeLast() }
+            return line
+        }
+        var result: [Substring] = []
         for line in lines where !(line.isEmpty && (result.last?.isEmpty ?? true)) { result.append(line) }
         while result.last?.isEmpty == true { result.removeLast() }
         return result.joined(separator: "\n")

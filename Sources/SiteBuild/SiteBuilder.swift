@@ -25,6 +25,8 @@ public struct SiteBuilder {
         public var staticFiles = 0
         /// `.gz` files written beside text outputs.
         public var compressedFiles = 0
+        /// Pages whose inputs did not change since the last build: taken over, not rendered.
+        public var pagesReused = 0
         public var bytesWritten = 0
         public var output = ""
     }
@@ -97,6 +99,8 @@ public struct SiteBuilder {
 
         let tree = try OutputTree(publishPath: output, precompress: config.precompress)
         let filesBeforePages = tree.filesWritten
+        var manifest = BuildManifest()
+        var pagesReused = 0
         do {
             let collectionPages = collections.reduce(0) { $0 + $1.pageCount(pageSize: pageSize) }
             let total = 1 + products.count + collectionPages + 1 + pages.count + 1
@@ -124,12 +128,29 @@ public struct SiteBuilder {
             let renderer = ProductPageRenderer(
                 models: models, theme: theme, collections: collectionsBySlug, currency: config.currency,
                 precompress: config.precompress)
+            // A product page whose inputs (the product, its trail, templates, settings, header and
+            // footer) have the digest the last build recorded is taken over as it is.
+            let previous = BuildManifest.load(publishPath: output)
+            let digests = try PageDigests(theme: theme, config: config, fragments: [header, footer],
+                                          stylesheet: assets.url(of: "css/shop.css") ?? "")
             let workers = max(1, jobs)
             let window = workers * 64
             for start in stride(from: 0, to: products.count, by: window) {
-                let slice = Array(products[start..<min(start + window, products.count)])
-                let rendered = try await renderer.render(slice, workers: workers)
-                for page in rendered {
+                var toRender: [Product] = []
+                for product in products[start..<min(start + window, products.count)] {
+                    let path = PageModels.productPath(product)
+                    let file = String(path.dropFirst()) + "index.html"
+                    let digest = try digests.productPage(product, trail: models.trail(for: product, collections: collectionsBySlug))
+                    manifest.pages[file] = digest
+                    if previous.pages[file] == digest, try tree.reuse(file) {
+                        pagesReused += 1
+                        indexable.append(path)
+                        step()
+                    } else {
+                        toRender.append(product)
+                    }
+                }
+                for page in try await renderer.render(toRender, workers: workers) {
                     try page.html.withUnsafeBytes {
                         try tree.write(String(page.path.dropFirst()) + "index.html", bytes: $0, compressed: page.compressed)
                     }
@@ -161,7 +182,7 @@ public struct SiteBuilder {
             try tree.write("404.html", theme.render(models.context(
                 page: models.page(title: "Page not found", description: "", path: "/404.html")), template: "404"))
             step()
-            let pagesWritten = tree.filesWritten - filesBeforePages
+            let pagesWritten = tree.filesWritten - filesBeforePages + pagesReused
 
             let filesBeforeFeeds = tree.filesWritten
             for file in Sitemap.files(pagePaths: indexable, lastModified: day.date, urls: models.urls, limit: sitemapLimit) {
@@ -193,10 +214,12 @@ public struct SiteBuilder {
                     try tree.copy(from: source, to: relative)
                 }
             }
+            try tree.write(BuildManifest.fileName, String(decoding: try manifest.encoded(), as: UTF8.self))
             let report = Report(
                 products: products.count, contentPages: pages.count, collections: collections.count,
                 pagesWritten: pagesWritten, feedsWritten: feedsWritten, staticFiles: theme.staticFiles.count,
-                compressedFiles: tree.compressedFilesWritten, bytesWritten: tree.bytesWritten, output: output)
+                compressedFiles: tree.compressedFilesWritten, pagesReused: pagesReused, bytesWritten: tree.bytesWritten,
+                output: output)
             try tree.publish()
             logger.info("build published", metadata: ["pages": "\(report.pagesWritten)", "bytes": "\(report.bytesWritten)"])
             return report

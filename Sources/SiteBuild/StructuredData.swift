@@ -133,6 +133,10 @@ enum StructuredData {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let encoded = try encoder.encode(value)
         let json = String(decoding: encoded, as: UTF8.self)
+        // Plain ASCII without markup characters (most catalogs) needs no second pass.
+        if !encoded.contains(where: { $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: "&") || $0 >= 0x80 }) {
+            return json
+        }
         var safe = ""
         safe.reserveCapacity(json.utf8.count)
         for scalar in json.unicodeScalars {

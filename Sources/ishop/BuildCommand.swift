@@ -52,7 +52,8 @@ struct BuildCommand: AsyncParsableCommand {
                 let seconds = Date().timeIntervalSince(started)
                 print("""
                     Built \(report.pagesWritten) pages (\(report.products) products, \(report.collections) collections, \
-                    \(report.contentPages) content pages), \(report.feedsWritten) feeds and \(report.staticFiles) static files \
+                    \(report.contentPages) content pages; \(report.pagesWritten - report.pagesReused) rendered, \
+                    \(report.pagesReused) unchanged), \(report.feedsWritten) feeds and \(report.staticFiles) static files \
                     (\(report.compressedFiles) precompressed .gz) into \(report.output)
                     \(ByteCountFormatter.string(fromByteCount: Int64(report.bytesWritten), countStyle: .file)) written \
                     in \(String(format: "%.2f", seconds)) s

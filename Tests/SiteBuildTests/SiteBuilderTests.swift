@@ -108,9 +108,11 @@ struct SiteBuilderTests {
         #expect(report.staticFiles == staticSources.count)
         #expect(report.output == URL(fileURLWithPath: shop.output).standardizedFileURL.path)
         let writtenFiles = regularFiles(under: shop.output)
-        // Plus the .ishop-site marker that lets the next build know it may replace this folder.
+        // Plus the .ishop-site marker that lets the next build know it may replace this folder, and
+        // the manifest of what this build wrote from what (for the next, incremental, build).
         #expect(writtenFiles.contains(".ishop-site"))
-        #expect(writtenFiles.filter { !$0.hasSuffix(".gz") && $0 != ".ishop-site" }.count
+        #expect(writtenFiles.contains(".ishop-manifest.json"))
+        #expect(writtenFiles.filter { !$0.hasSuffix(".gz") && $0 != ".ishop-site" && $0 != ".ishop-manifest.json" }.count
                 == report.pagesWritten + report.feedsWritten + report.staticFiles)
         let bytesOnDisk = writtenFiles.reduce(0) { total, relative in
             total + (FileManager.default.contents(atPath: "\(shop.output)/\(relative)")?.count ?? 0)
