@@ -60,6 +60,19 @@ measure hugo "$work/hugo" hugo --quiet
 measure ishop "$work/ishop" "$ishop" build --config site-false.yml
 measure ishop_gz "$work/ishop" "$ishop" build --config site-true.yml
 pages=$(find "$work/ishop/public" -name '*.html' | wc -l)
+
+# Incremental: nothing changed, then one product's price changed (re-imported from the CSV).
+(cd "$work/ishop" && "$ishop" build --config site-false.yml >/dev/null)
+read -r noop_wall noop_peak < <(cd "$work/ishop" && /usr/bin/time -f "%e %M" "$ishop" build --config site-false.yml 2>&1 >/dev/null | tail -1)
+python3 - "$work/catalog/products.csv" "$work/changed.csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8")))
+price = rows[0].index("Variant Price")
+rows[1][price] = "%.2f" % (float(rows[1][price]) + 1)
+csv.writer(open(sys.argv[2], "w", newline="", encoding="utf-8"), lineterminator="\r\n").writerows(rows)
+PY
+"$ishop" import shopify "$work/changed.csv" --config "$work/ishop/site-false.yml" >/dev/null
+read -r one_wall one_peak < <(cd "$work/ishop" && /usr/bin/time -f "%e %M" "$ishop" build --config site-false.yml 2>&1 >/dev/null | tail -1)
 hugo_pages=$( (cd "$work/hugo" && rm -rf public && hugo --quiet >/dev/null && find public -name '*.html' | wc -l) )
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a / b}'; }
@@ -71,7 +84,9 @@ Median of $runs full builds each; memory is peak RSS.
 |---|---:|---:|---:|---:|---:|
 | Hugo, pages only | $hugo_pages | ${wall[hugo]} s | ${peak[hugo]} MiB | 1.0 | 1.0 |
 | ishop build, precompress off | $pages | ${wall[ishop]} s | ${peak[ishop]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop]}") | $(ratio "${peak[ishop]}" "${peak[hugo]}") |
-| ishop build, precompress on (.gz beside every text file) | $pages | ${wall[ishop_gz]} s | ${peak[ishop_gz]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop_gz]}") | $(ratio "${peak[ishop_gz]}" "${peak[hugo]}") |"
+| ishop build, precompress on (.gz beside every text file) | $pages | ${wall[ishop_gz]} s | ${peak[ishop_gz]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop_gz]}") | $(ratio "${peak[ishop_gz]}" "${peak[hugo]}") |
+| ishop rebuild, nothing changed | $pages | ${noop_wall} s | $((noop_peak / 1024)) MiB | $(ratio "${wall[hugo]}" "$noop_wall") | |
+| ishop rebuild, one product's price changed | $pages | ${one_wall} s | $((one_peak / 1024)) MiB | $(ratio "${wall[hugo]}" "$one_wall") | |"
 echo "$table"
 python3 - "$root/docs/benchmarks.md" "$table" <<'PY'
 import sys, re

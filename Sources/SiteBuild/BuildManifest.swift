@@ -54,7 +54,7 @@ struct PageDigests {
             add(setting)
         }
         fragments.forEach(add)
-        shared = hash.finalize().map { String(format: "%02x", $0) }.joined()
+        shared = Self.hex(hash.finalize())
         encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
     }
@@ -65,6 +65,18 @@ struct PageDigests {
         hash.update(data: Data(shared.utf8))
         hash.update(data: try encoder.encode(product))
         for crumb in trail { hash.update(data: Data("\u{0}\(crumb.title)\u{0}\(crumb.path)".utf8)) }
-        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+        return Self.hex(hash.finalize())
+    }
+
+    /// Lower-case hex by table: String(format:) per byte cost more than the hashing itself.
+    static func hex(_ digest: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
+        for byte in digest {
+            bytes.append(digits[Int(byte >> 4)])
+            bytes.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -66,6 +66,8 @@ enum MerchantFeed {
     }
 
     static func cut(_ text: String, to length: Int) -> String {
-        text.count > length ? String(text.prefix(length - 1)) + "…" : text
+        // No more bytes than the limit means no more characters: skip counting graphemes.
+        guard text.utf8.count > length else { return text }
+        return text.count > length ? String(text.prefix(length - 1)) + "…" : text
     }
 }

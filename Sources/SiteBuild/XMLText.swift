@@ -6,6 +6,13 @@
 /// never escaped (XML 1.0 has no way to write them).
 enum XMLText {
     static func escaped(_ text: String) -> String {
+        // Most catalog text has nothing to escape or drop: one pass over the bytes tells.
+        if !text.utf8.contains(where: { byte in
+            byte < 0x20 || byte == UInt8(ascii: "&") || byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">")
+                || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") || byte == 0xEF
+        }) {
+            return text
+        }
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
