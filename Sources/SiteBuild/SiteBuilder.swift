@@ -159,14 +159,20 @@ public struct SiteBuilder {
                 }
             }
 
-            for collection in collections {
-                for number in 1...collection.pageCount(pageSize: pageSize) {
-                    let path = collection.path(page: number)
-                    let title = number == 1 ? collection.title : "\(collection.title), page \(number)"
-                    let description = "\(collection.title) at \(config.title): \(PageModels.countText(collection.products.count))."
-                    try writePage(path, theme.render(models.context(
-                        page: models.page(title: title, description: description, path: path),
-                        extra: models.collectionPage(collection, page: number, cards: cards)), template: "collection"))
+            // Collection pages render on every core too, a window at a time, written in order.
+            let listings = ListingPageRenderer(models: models, theme: theme, cards: cards, siteTitle: config.title,
+                                               pageSize: pageSize, precompress: config.precompress)
+            let collectionPageList = collections.flatMap { collection in
+                (1...collection.pageCount(pageSize: pageSize)).map { (collection, $0) }
+            }
+            for start in stride(from: 0, to: collectionPageList.count, by: window) {
+                let slice = Array(collectionPageList[start..<min(start + window, collectionPageList.count)])
+                for page in try await listings.render(slice, workers: workers) {
+                    try page.html.withUnsafeBytes {
+                        try tree.write(String(page.path.dropFirst()) + "index.html", bytes: $0, compressed: page.compressed)
+                    }
+                    indexable.append(page.path)
+                    step()
                 }
             }
             try writePage("/collections/", theme.render(models.context(
@@ -247,11 +253,7 @@ public struct SiteBuilder {
 /// Renders product pages on several workers. Holds the build's models, which are immutable from
 /// here on: value dictionaries of strings, numbers and booleans that rendering only reads.
 final class ProductPageRenderer: @unchecked Sendable {
-    struct Page: Sendable {
-        let path: String
-        let html: [UInt8]
-        let compressed: [UInt8]?
-    }
+    typealias Page = RenderedPage
 
     private let models: PageModels
     private let theme: Theme
@@ -269,17 +271,7 @@ final class ProductPageRenderer: @unchecked Sendable {
 
     /// The pages of `products`, in their order.
     func render(_ products: [Product], workers: Int) async throws -> [Page] {
-        let share = (products.count + workers - 1) / max(1, workers)
-        guard workers > 1, products.count > 1 else { return try products.map(render) }
-        return try await withThrowingTaskGroup(of: (Int, [Page]).self) { group in
-            for (index, start) in stride(from: 0, to: products.count, by: share).enumerated() {
-                let part = Array(products[start..<min(start + share, products.count)])
-                group.addTask { (index, try part.map(self.render)) }
-            }
-            var parts: [Int: [Page]] = [:]
-            for try await (index, pages) in group { parts[index] = pages }
-            return parts.keys.sorted().flatMap { parts[$0]! }
-        }
+        try await renderInParallel(products, workers: workers) { try self.render($0) }
     }
 
     func render(_ product: Product) throws -> Page {
@@ -295,8 +287,79 @@ final class ProductPageRenderer: @unchecked Sendable {
         }
         let html = try theme.render(models.context(
             page: page, extra: ["product": models.product(product), "breadcrumbs": models.breadcrumbs(trail)]), template: "product")
-        let bytes = Array(html.utf8)
-        let compressed = precompress ? bytes.withUnsafeBytes { OutputTree.compressedCopy(of: $0, path: "index.html") } : nil
-        return Page(path: path, html: bytes, compressed: compressed)
+        return RenderedPage(path: path, html: html, precompress: precompress)
     }
+}
+
+/// A page rendered off the writing thread, with its .gz made there too.
+struct RenderedPage: Sendable {
+    let path: String
+    let html: [UInt8]
+    let compressed: [UInt8]?
+
+    init(path: String, html: String, precompress: Bool) {
+        self.path = path
+        let bytes = Array(html.utf8)
+        self.html = bytes
+        compressed = precompress ? bytes.withUnsafeBytes { OutputTree.compressedCopy(of: $0, path: "index.html") } : nil
+    }
+}
+
+/// Renders `items` split between `workers` tasks; the pages come back in the items' order.
+func renderInParallel<Item: Sendable>(
+    _ items: [Item], workers: Int, _ render: @escaping @Sendable (Item) throws -> RenderedPage
+) async throws -> [RenderedPage] {
+    guard workers > 1, items.count > 1 else { return try items.map(render) }
+    let share = (items.count + workers - 1) / workers
+    return try await withThrowingTaskGroup(of: (Int, [RenderedPage]).self) { group in
+        for (index, start) in stride(from: 0, to: items.count, by: share).enumerated() {
+            let part = Array(items[start..<min(start + share, items.count)])
+            group.addTask { (index, try part.map(render)) }
+        }
+        var parts: [Int: [RenderedPage]] = [:]
+        for try await (index, pages) in group { parts[index] = pages }
+        return parts.keys.sorted().flatMap { parts[$0]! }
+    }
+}
+
+/// Renders collection pages on several workers; like ProductPageRenderer, it only reads the
+/// build's immutable models and cards.
+final class ListingPageRenderer: @unchecked Sendable {
+    private let models: PageModels
+    private let theme: Theme
+    private let cards: [String: [String: Any]]
+    private let siteTitle: String
+    private let pageSize: Int
+    private let precompress: Bool
+
+    init(models: PageModels, theme: Theme, cards: [String: [String: Any]], siteTitle: String, pageSize: Int, precompress: Bool) {
+        self.models = models
+        self.theme = theme
+        self.cards = cards
+        self.siteTitle = siteTitle
+        self.pageSize = pageSize
+        self.precompress = precompress
+    }
+
+    func render(_ pages: [(ProductCollection, Int)], workers: Int) async throws -> [RenderedPage] {
+        let numbered = pages.map { NumberedCollectionPage(collection: $0.0, number: $0.1) }
+        return try await renderInParallel(numbered, workers: workers) { try self.render($0.collection, page: $0.number) }
+    }
+
+    func render(_ collection: ProductCollection, page number: Int) throws -> RenderedPage {
+        let path = collection.path(page: number)
+        let title = number == 1 ? collection.title : "\(collection.title), page \(number)"
+        let description = "\(collection.title) at \(siteTitle): \(PageModels.countText(collection.products.count))."
+        let html = try theme.render(models.context(
+            page: models.page(title: title, description: description, path: path),
+            extra: models.collectionPage(collection, page: number, cards: cards)), template: "collection")
+        return RenderedPage(path: path, html: html, precompress: precompress)
+    }
+}
+
+/// One page of one collection, as work for a renderer.
+struct NumberedCollectionPage: @unchecked Sendable {
+    // Unchecked: ProductCollection holds products (values) and is never mutated after gathering.
+    let collection: ProductCollection
+    let number: Int
 }
