@@ -17,7 +17,7 @@ public final class PostgresStore: Store, Sendable {
 
     /// Every writer of the catalog takes this transaction-level lock first, so two imports on
     /// two machines never interleave their reads and writes.
-    static let catalogWriteLock: Int64 = 0x1_5_4_0_9_0_0_1
+    static let catalogWriteLock: Int64 = 0x6973_686F_7063_6174  // "ishopcat" in ASCII: any fixed key, ours alone
 
     public init(url: String, logger: Logger = Logger(label: "ishop.postgres")) async throws {
         let redacted = StoreLocator.redacted(url)

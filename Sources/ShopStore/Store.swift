@@ -1,8 +1,8 @@
 import Foundation
 import ShopCore
 
-/// Where the catalog lives. One protocol, one implementation per backend (SQLite now,
-/// PostgreSQL next), so the importer, the build and the runtime never know which one they have.
+/// Where the catalog lives. One protocol, one implementation per backend (SQLiteStore and
+/// PostgresStore), so the importer, the build and the runtime never know which one they have.
 ///
 /// Every method is one transaction: a reader sees a consistent catalog, and a writer changes all
 /// it was given or nothing.

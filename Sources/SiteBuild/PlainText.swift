@@ -1,8 +1,9 @@
 import Foundation
 import Synchronization
 
-/// Text of an HTML fragment, for places that show a product body as plain text until the
-/// sanitiser lands: tags are dropped, block ends become line breaks, common entities decoded.
+/// Text of an HTML fragment, for places that want a product body without markup (meta
+/// descriptions, JSON-LD, feeds): tags are dropped, block ends become line breaks, common
+/// entities decoded.
 ///
 /// Whatever this returns is escaped again when rendered, so it can never inject markup; it
 /// only has to read well, not be a full HTML parser.
