@@ -108,7 +108,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ShopImportTests", dependencies: ["ShopImport", "ShopStore", "ShopCore"]),
-        .testTarget(name: "SiteBuildTests", dependencies: ["SiteBuild", "ShopStore", "ShopImport", "ShopCore", "ShopTestSupport"]),
+        .testTarget(name: "SiteBuildTests", dependencies: ["SiteBuild", "ShopStore", "ShopImport", "ShopCore", "ShopTestSupport"],
+                    exclude: ["Golden"]),
         .testTarget(
             name: "ShopRuntimeTests",
             dependencies: [

@@ -5,13 +5,14 @@
 # the table gives the median wall time, the peak memory and the ratios. Writes its table into
 # docs/benchmarks.md between the build markers, and prints it.
 #
-#   bench/build.sh                      # 10,000 products, 3 runs
-#   PRODUCTS=1000 RUNS=5 bench/build.sh
+#   bench/build.sh                      # 10,000 products, 3 runs, then ishop alone on 100,000
+#   PRODUCTS=1000 RUNS=5 SCALE=0 bench/build.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 products=${PRODUCTS:-10000}
 runs=${RUNS:-3}
+scale=${SCALE:-100000}
 bench=../shared/bench
 [[ -f $bench/gen_catalog.py ]] || { echo "error: $bench not found (../shared beside the repository)" >&2; exit 1; }
 command -v hugo >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q hugo >/dev/null
@@ -48,7 +49,7 @@ measure() {  # name, folder, command...: runs the command RUNS times from scratc
   local name=$1 dir=$2; shift 2
   : > "$work/$name.times"
   for ((r = 1; r <= runs; r++)); do
-    rm -rf "$dir/public" "$dir/resources"
+    rm -rf "$dir/public" "$dir/.public.spare" "$dir/resources"
     (cd "$dir" && /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/err") || { cat "$work/err" >&2; exit 1; }
     cat "$work/time" >> "$work/$name.times"
   done
@@ -61,9 +62,15 @@ measure ishop "$work/ishop" "$ishop" build --config site-false.yml
 measure ishop_gz "$work/ishop" "$ishop" build --config site-true.yml
 pages=$(find "$work/ishop/public" -name '*.html' | wc -l)
 
-# Incremental: nothing changed, then one product's price changed (re-imported from the CSV).
+# Incremental. A build keeps the previous site as its spare and brings it up to date, so the
+# first rebuild after a build from scratch hard-links the whole tree once; from then on a
+# rebuild touches only what changed (docs/building.md). Measured: that first rebuild, then a
+# rebuild with nothing changed, then one with one product's price changed.
+timed() { (cd "$work/ishop" && /usr/bin/time -f "%e %M" "$ishop" build --config site-false.yml 2>&1 >/dev/null | tail -1); }
+rm -rf "$work/ishop/public" "$work/ishop/.public.spare"
 (cd "$work/ishop" && "$ishop" build --config site-false.yml >/dev/null)
-read -r noop_wall noop_peak < <(cd "$work/ishop" && /usr/bin/time -f "%e %M" "$ishop" build --config site-false.yml 2>&1 >/dev/null | tail -1)
+read -r relink_wall relink_peak < <(timed)
+read -r noop_wall noop_peak < <(timed)
 python3 - "$work/catalog/products.csv" "$work/changed.csv" <<'PY'
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8")))
@@ -72,7 +79,7 @@ rows[1][price] = "%.2f" % (float(rows[1][price]) + 1)
 csv.writer(open(sys.argv[2], "w", newline="", encoding="utf-8"), lineterminator="\r\n").writerows(rows)
 PY
 "$ishop" import shopify "$work/changed.csv" --config "$work/ishop/site-false.yml" >/dev/null
-read -r one_wall one_peak < <(cd "$work/ishop" && /usr/bin/time -f "%e %M" "$ishop" build --config site-false.yml 2>&1 >/dev/null | tail -1)
+read -r one_wall one_peak < <(timed)
 hugo_pages=$( (cd "$work/hugo" && rm -rf public && hugo --quiet >/dev/null && find public -name '*.html' | wc -l) )
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a / b}'; }
@@ -86,7 +93,27 @@ Median of $runs full builds each; memory is peak RSS.
 | ishop build, precompress off | $pages | ${wall[ishop]} s | ${peak[ishop]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop]}") | $(ratio "${peak[ishop]}" "${peak[hugo]}") |
 | ishop build, precompress on (.gz beside every text file) | $pages | ${wall[ishop_gz]} s | ${peak[ishop_gz]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop_gz]}") | $(ratio "${peak[ishop_gz]}" "${peak[hugo]}") |
 | ishop rebuild, nothing changed | $pages | ${noop_wall} s | $((noop_peak / 1024)) MiB | $(ratio "${wall[hugo]}" "$noop_wall") | |
-| ishop rebuild, one product's price changed | $pages | ${one_wall} s | $((one_peak / 1024)) MiB | $(ratio "${wall[hugo]}" "$one_wall") | |"
+| ishop rebuild, one product's price changed | $pages | ${one_wall} s | $((one_peak / 1024)) MiB | $(ratio "${wall[hugo]}" "$one_wall") | |
+| ishop first rebuild after a build from scratch (links the whole tree once) | $pages | ${relink_wall} s | $((relink_peak / 1024)) MiB | $(ratio "${wall[hugo]}" "$relink_wall") | |"
+
+# Scale: ishop alone on a catalog SCALE products large, against its own time on PRODUCTS.
+if (( scale > 0 )); then
+  python3 "$bench/gen_catalog.py" --products "$scale" --out "$work/large" >/dev/null
+  mkdir -p "$work/large-site"
+  cp -r themes "$work/large-site/"
+  cp -r "$work/catalog/content" "$work/large-site/content"
+  sed 's/^database: .*/database: large.sqlite/' "$work/ishop/site-false.yml" > "$work/large-site/site.yml"
+  "$ishop" import shopify "$work/large/products.csv" --config "$work/large-site/site.yml" >/dev/null
+  measure large "$work/large-site" "$ishop" build --config site.yml
+  large_pages=$(find "$work/large-site/public" -name '*.html' | wc -l)
+  growth=$(awk -v a="${wall[large]}" -v b="${wall[ishop]}" -v n="$scale" -v m="$products" 'BEGIN {printf "%.2f", (a / b) / (n / m)}')
+  table="$table
+
+| catalog | HTML pages | wall time | peak memory | time per product against $products products |
+|---:|---:|---:|---:|---:|
+| $products products | $pages | ${wall[ishop]} s | ${peak[ishop]} MiB | 1.00 |
+| $scale products | $large_pages | ${wall[large]} s | ${peak[large]} MiB | $growth |"
+fi
 echo "$table"
 python3 - "$root/docs/benchmarks.md" "$table" <<'PY'
 import sys, re

@@ -2,70 +2,110 @@ import Crypto
 import Foundation
 import ShopCore
 
-/// What the last build wrote, and from what: each output's path and the digest of every input
-/// that went into it. Kept inside the published folder (it is replaced with the site), so the
-/// next build of that folder knows which pages it may take over as they are.
-struct BuildManifest: Codable, Equatable {
-    static let fileName = ".ishop-manifest.json"
+/// What a site folder holds, and from what: each output's path and the digest of every input
+/// that went into it. Kept inside the folder it describes (the live site and its spare each have
+/// one), so the next build knows which outputs it need not render again.
+///
+/// One line per output, `<digest> <path>`, sorted by path: it is read and written on every
+/// build, including the no-op ones that must finish in well under a second, so no JSON.
+struct BuildManifest: Equatable {
+    static let fileName = ".ishop-manifest"
     /// Bumped when ishop renders differently, so an old manifest never vouches for new output.
-    static let formatVersion = 1
+    static let formatVersion = 2
+    static var header: String { "ishop-manifest \(formatVersion)" }
 
-    var version = formatVersion
     /// Relative output path -> digest of its inputs.
-    var pages: [String: String] = [:]
+    var outputs: [String: String] = [:]
 
-    /// The manifest of the published folder, or an empty one (first build, other version, unreadable).
-    static func load(publishPath: String) -> BuildManifest {
-        guard let data = FileManager.default.contents(atPath: "\(publishPath)/\(fileName)"),
-              let manifest = try? JSONDecoder().decode(BuildManifest.self, from: data),
-              manifest.version == formatVersion
-        else { return BuildManifest() }
-        return manifest
+    /// The manifest of `folder`, or nil (no folder, no manifest, another version, unreadable).
+    static func load(folder: String) -> BuildManifest? {
+        guard let data = FileManager.default.contents(atPath: "\(folder)/\(fileName)") else { return nil }
+        var outputs: [String: String] = [:]
+        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)[...]
+        guard let first = lines.popFirst(), String(decoding: first, as: UTF8.self) == header else { return nil }
+        outputs.reserveCapacity(lines.count)
+        for line in lines {
+            guard let space = line.firstIndex(of: UInt8(ascii: " ")) else { return nil }
+            outputs[String(decoding: line[space...].dropFirst(), as: UTF8.self)] = String(decoding: line[..<space], as: UTF8.self)
+        }
+        return BuildManifest(outputs: outputs)
     }
 
-    func encoded() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return try encoder.encode(self)
+    func encoded() -> [UInt8] {
+        var bytes = Array((Self.header + "\n").utf8)
+        bytes.reserveCapacity(outputs.count * 100)
+        for (path, digest) in outputs.sorted(by: { $0.key < $1.key }) {
+            bytes.append(contentsOf: digest.utf8)
+            bytes.append(UInt8(ascii: " "))
+            bytes.append(contentsOf: path.utf8)
+            bytes.append(UInt8(ascii: "\n"))
+        }
+        return bytes
     }
 }
 
-/// Digests of the inputs of pages, so an unchanged page is recognised without rendering it.
-struct PageDigests {
-    /// Everything every product page depends on besides its product: templates, settings, the
-    /// shared header and footer.
-    let shared: String
-    private let encoder: JSONEncoder
+/// A SHA-256 over a sequence of fields, each ended by a separator so "ab"+"c" differs from
+/// "a"+"bc". Fields go in as their UTF-8 bytes, without copies.
+struct InputDigest {
+    private var hash = SHA256()
 
-    init(theme: Theme, config: SiteConfig, fragments: [String], stylesheet: String) throws {
-        var hash = SHA256()
-        func add(_ text: String) {
-            hash.update(data: Data(text.utf8))
-            hash.update(data: Data([0]))  // a separator, so "ab"+"c" differs from "a"+"bc"
-        }
-        add("ishop-build-\(BuildManifest.formatVersion)")
-        for (name, path) in theme.templateFiles.sorted(by: { $0.key < $1.key }) {
-            add(name)
-            add((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
-        }
-        for setting in [config.title, config.tagline, config.baseURL.absoluteString, config.currency.code, config.locale,
-                        "\(config.precompress)", "\(config.pageSize)", stylesheet]
-        {
-            add(setting)
-        }
-        fragments.forEach(add)
-        shared = Self.hex(hash.finalize())
-        encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+    init(_ kind: String) {
+        add(kind)
     }
 
-    /// A product page's digest: the shared inputs, the product itself and its breadcrumb trail.
-    func productPage(_ product: Product, trail: [Crumb]) throws -> String {
-        var hash = SHA256()
-        hash.update(data: Data(shared.utf8))
-        hash.update(data: try encoder.encode(product))
-        for crumb in trail { hash.update(data: Data("\u{0}\(crumb.title)\u{0}\(crumb.path)".utf8)) }
-        return Self.hex(hash.finalize())
+    mutating func add(_ text: String) {
+        var text = text
+        text.withUTF8 { hash.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        withUnsafeBytes(of: UInt8(0)) { hash.update(bufferPointer: $0) }
+    }
+
+    mutating func add(bytes: UnsafeRawBufferPointer) {
+        hash.update(bufferPointer: bytes)
+        withUnsafeBytes(of: UInt8(0)) { hash.update(bufferPointer: $0) }
+    }
+
+    mutating func add(_ number: Int) {
+        withUnsafeBytes(of: number.littleEndian) { hash.update(bufferPointer: $0) }
+    }
+
+    mutating func add(_ flag: Bool) {
+        add(flag ? 1 : 0)
+    }
+
+    mutating func add(_ optional: Int?) {
+        if let optional { add(optional) } else { add("-") }
+    }
+
+    mutating func add(_ texts: [String]) {
+        add(texts.count)
+        texts.forEach { add($0) }
+    }
+
+    /// Every stored field of a product, its variants and images: what any page showing it reads.
+    mutating func add(_ product: Product) {
+        add(product.handle); add(product.title); add(product.bodyHTML); add(product.vendor)
+        add(product.productType); add(product.tags); add(product.published); add(product.seoTitle)
+        add(product.seoDescription); add(product.optionNames)
+        add(product.variants.count)
+        for variant in product.variants {
+            add(variant.sku); add(variant.options); add(variant.priceCents); add(variant.compareAtCents)
+            add(variant.stock); add(variant.inventoryPolicy.rawValue); add(variant.grams); add(variant.requiresShipping)
+            add(variant.taxable); add(variant.barcode); add(variant.imageSrc); add(variant.weightUnit)
+        }
+        add(product.images.count)
+        for image in product.images {
+            add(image.src); add(image.position); add(image.alt)
+        }
+    }
+
+    /// Stored fields that `add(_ product:)` covers, per type: a test compares them with the types'
+    /// own fields, so a field added to the catalog cannot be forgotten here (and pages go stale).
+    static let productFieldsCovered = 12
+    static let variantFieldsCovered = 12
+    static let imageFieldsCovered = 3
+
+    func finish() -> String {
+        Self.hex(hash.finalize())
     }
 
     /// Lower-case hex by table: String(format:) per byte cost more than the hashing itself.

@@ -22,7 +22,7 @@ enum MerchantFeed {
             """
         for product in products where product.published {
             let link = XMLText.escaped(urls.encoded(PageModels.productPath(product)))
-            let text = PlainText.fromHTML(product.bodyHTML).replacingOccurrences(of: "\n", with: " ")
+            let text = PlainText.oneLine(PlainText.fromHTML(product.bodyHTML))
             // Google requires a description; the title is better than losing the item.
             let description = XMLText.escaped(cut(text.isEmpty ? product.title : text, to: maxDescriptionLength))
             let productImage = product.images.first.flatMap { urls.image($0.src) }

@@ -51,6 +51,15 @@ struct PageModels {
         return context
     }
 
+    /// What a product-card template sees: the card, and the site (it is rendered once per build
+    /// for every page that lists the product, so nothing of one page is in here).
+    func cardContext(_ card: [String: Any]) -> [String: Any] {
+        var context = card
+        context["site"] = site
+        context["assets"] = assets
+        return context
+    }
+
     /// What the header and footer templates see: they are rendered once, before any page, so
     /// nothing of a single page is in here.
     func fragmentContext(collections: [[String: Any]]) -> [String: Any] {
@@ -132,7 +141,7 @@ struct PageModels {
     /// A product page's meta description: SEO text if given, else the start of its description.
     func description(of product: Product) -> String {
         if !product.seoDescription.isEmpty { return product.seoDescription }
-        let text = PlainText.fromHTML(product.bodyHTML).replacingOccurrences(of: "\n", with: " ")
+        let text = PlainText.oneLine(PlainText.fromHTML(product.bodyHTML))
         return text.count > 160 ? String(text.prefix(157)) + "..." : text
     }
 

@@ -30,54 +30,97 @@ public enum PlainText {
         return text
     }
 
+    /// Works on UTF-8 bytes: every character it looks for (`<`, `>`, `&`, `;`, tag names) is
+    /// ASCII, and ASCII bytes never occur inside a multi-byte character, so everything else is
+    /// copied through untouched. Walking Characters instead cost most of a build's text work.
     static func convert(_ html: String) -> String {
-        var out = ""
-        var index = html.startIndex
-        var hiddenUntil: String?
-        while index < html.endIndex {
-            if let hidden = hiddenUntil {
-                // Script and style bodies may hold "<" and ">": skip straight to their end tag.
-                guard let end = html.range(of: "</\(hidden)", options: .caseInsensitive, range: index..<html.endIndex) else { break }
-                hiddenUntil = nil
-                index = html[end.upperBound...].firstIndex(of: ">").map { html.index(after: $0) } ?? html.endIndex
-                continue
+        let bytes = Array(html.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        let count = bytes.count
+        func lowercased(_ byte: UInt8) -> UInt8 { (0x41...0x5A).contains(byte) ? byte + 0x20 : byte }
+        func isAlphanumeric(_ byte: UInt8) -> Bool {
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+        }
+        func firstIndex(of byte: UInt8, from start: Int, limit: Int = .max) -> Int? {
+            var position = start
+            let end = limit >= count - start ? count : start + limit
+            while position < end {
+                if bytes[position] == byte { return position }
+                position += 1
             }
-            let character = html[index]
-            if character == "<", let close = html[index...].firstIndex(of: ">") {
-                let inside = html[html.index(after: index)..<close]
-                let isClosing = inside.hasPrefix("/")
-                let name = inside.drop(while: { $0 == "/" }).prefix(while: { $0.isLetter || $0.isNumber }).lowercased()
-                if !isClosing && hiddenTags.contains(name) {
-                    hiddenUntil = name
-                } else if blockTags.contains(name) && !out.isEmpty && !out.hasSuffix("\n") {
-                    out.append("\n")
+            return nil
+        }
+        /// Where `</name` starts (ignoring case) at or after `start`.
+        func closingTag(_ name: [UInt8], from start: Int) -> Int? {
+            var position = start
+            while let open = firstIndex(of: 0x3C, from: position) {
+                let nameAt = open + 2
+                if nameAt + name.count <= count, bytes[open + 1] == 0x2F {
+                    var matches = true
+                    for offset in 0..<name.count where lowercased(bytes[nameAt + offset]) != name[offset] {
+                        matches = false
+                        break
+                    }
+                    if matches { return open }
                 }
-                index = html.index(after: close)
+                position = open + 1
+            }
+            return nil
+        }
+        while index < count {
+            let byte = bytes[index]
+            if byte == 0x3C, let close = firstIndex(of: 0x3E, from: index) {
+                var nameStart = index + 1
+                let isClosing = nameStart < close && bytes[nameStart] == 0x2F
+                while nameStart < close && bytes[nameStart] == 0x2F { nameStart += 1 }
+                var nameEnd = nameStart
+                while nameEnd < close && isAlphanumeric(bytes[nameEnd]) { nameEnd += 1 }
+                let name = bytes[nameStart..<nameEnd].map(lowercased)
+                let tag = String(decoding: name, as: UTF8.self)
+                if !isClosing && hiddenTags.contains(tag) {
+                    // Script and style bodies may hold "<" and ">": skip straight past their end tag.
+                    guard let end = closingTag(name, from: close + 1) else { break }
+                    index = firstIndex(of: 0x3E, from: end).map { $0 + 1 } ?? count
+                    continue
+                }
+                if blockTags.contains(tag) && !out.isEmpty && out.last != 0x0A {
+                    out.append(0x0A)
+                }
+                index = close + 1
                 continue
             }
-            if character == "&", let semicolon = html[index...].prefix(12).firstIndex(of: ";") {
-                let name = String(html[html.index(after: index)..<semicolon])
+            if byte == 0x26, let semicolon = firstIndex(of: 0x3B, from: index, limit: 12) {
+                let name = String(decoding: bytes[(index + 1)..<semicolon], as: UTF8.self)
                 if let decoded = entities[name] ?? numericEntity(name) {
-                    out.append(decoded)
-                    index = html.index(after: semicolon)
+                    out.append(contentsOf: decoded.utf8)
+                    index = semicolon + 1
                     continue
                 }
             }
-            out.append(character)
-            index = html.index(after: index)
+            out.append(byte)
+            index += 1
         }
-        // Collapse runs of blank lines and trim.
-        // Trimmed by hand: Foundation's trimmingCharacters goes through NSString, and this runs per line of every product.
-        let lines = out.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
+        // Collapse runs of blank lines and trim each line (by hand: Foundation's trimming goes
+        // through NSString). Only line ends are looked at as Characters, for Unicode spaces.
+        let text = String(decoding: out, as: UTF8.self)
+        var result: [Substring] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             var line = line
             while let first = line.first, first.isWhitespace { line.removeFirst() }
             while let last = line.last, last.isWhitespace { line.removeLast() }
-            return line
+            if line.isEmpty && (result.last?.isEmpty ?? true) { continue }
+            result.append(line)
         }
-        var result: [Substring] = []
-        for line in lines where !(line.isEmpty && (result.last?.isEmpty ?? true)) { result.append(line) }
         while result.last?.isEmpty == true { result.removeLast() }
         return result.joined(separator: "\n")
+    }
+
+    /// `text` on one line: line breaks become spaces (meta descriptions, feed descriptions).
+    static func oneLine(_ text: String) -> String {
+        guard text.utf8.contains(0x0A) else { return text }
+        return String(decoding: text.utf8.map { $0 == 0x0A ? 0x20 : $0 }, as: UTF8.self)
     }
 
     /// `text` without the characters that HTML5 calls parse errors wherever they stand: C0 controls

@@ -7,7 +7,7 @@ import ShopCore
 /// type "Poster" and a tag "poster" are one collection holding the products of both, each once.
 /// Its title is the type's text when a type has the slug, else the tag's. Text whose slug is
 /// empty ("", "!!!") has no collection.
-struct ProductCollection {
+struct ProductCollection: Sendable {
     let slug: String
     let title: String
     /// Title (ignoring case), then handle: the order shoppers expect, and the same on every build.

@@ -18,15 +18,22 @@ public struct SiteBuilder {
         public var contentPages = 0
         /// Distinct product types and tags, merged where their slugs meet.
         public var collections = 0
-        /// HTML pages: home, products, collection pages, the collections index, content pages, 404.
+        /// HTML pages in the site: home, products, collection pages, the collections index, content pages, 404.
         public var pagesWritten = 0
+        /// Pages whose inputs did not change since they were last rendered: kept, not rendered.
+        public var pagesReused = 0
         /// sitemap.xml (and its parts), robots.txt, feed.xml, merchant-feed.xml, search-index.json.
         public var feedsWritten = 0
+        /// Feeds whose inputs did not change.
+        public var feedsReused = 0
         public var staticFiles = 0
-        /// `.gz` files written beside text outputs.
+        /// `.gz` files written beside text outputs in this build.
         public var compressedFiles = 0
-        /// Pages whose inputs did not change since the last build: taken over, not rendered.
-        public var pagesReused = 0
+        /// Outputs of the previous site that this one no longer has (an unpublished product's page).
+        public var outputsRemoved = 0
+        /// Outputs rendered (or copied) in this build, relative paths in the order written.
+        public var rendered: [String] = []
+        /// Bytes written by this build (kept outputs are not written again).
         public var bytesWritten = 0
         public var output = ""
     }
@@ -60,6 +67,7 @@ public struct SiteBuilder {
     public func build(outputDirectory: String, progress: (Progress) -> Void = { _ in }) async throws -> Report {
         let output = URL(fileURLWithPath: outputDirectory).standardizedFileURL.path
         try checkOutputIsSafe(output)
+        var clock = StageClock(logger: logger)
 
         let products: [Product]
         do {
@@ -71,6 +79,7 @@ public struct SiteBuilder {
         if let bad = products.first(where: { !Handle.isValid($0.handle) }) {
             throw BuildError(.plan, "product handle \"\(bad.handle.prefix(80))\" cannot be a page address (letters, digits, - and _ only)")
         }
+        clock.lap("catalog")
         let pages = try ContentPage.loadAll(directory: config.resolve(config.contentDir), displayRoot: config.contentDir)
             .filter { !$0.draft }
         let theme = try Theme.load(config: config)
@@ -83,7 +92,8 @@ public struct SiteBuilder {
         let day = BuildDay(buildDate ?? Date())
         let navigation = pages.filter(\.menu).sorted { ($0.weight, $0.title) < ($1.weight, $1.title) }
         let assets = try FingerprintedAssets(staticFiles: theme.staticFiles)
-        var models = PageModels(config: config, navigation: navigation, stylesheet: assets.url(of: "css/shop.css") ?? "", year: day.year)
+        let stylesheet = assets.url(of: "css/shop.css") ?? ""
+        var models = PageModels(config: config, navigation: navigation, stylesheet: stylesheet, year: day.year)
         let collectionsBySlug = Dictionary(collections.map { ($0.slug, $0) }, uniquingKeysWith: { first, _ in first })
         // The shop's departments: collections of a product type. Tags are listed at /collections/.
         let departments = collections.filter(\.isProductType).map { models.collectionLink($0) }
@@ -93,144 +103,168 @@ public struct SiteBuilder {
         let header = try theme.render(fragmentContext, template: "header")
         let footer = try theme.render(fragmentContext, template: "footer")
         models.fragments = ["header": header, "footer": footer]
+        clock.lap("content and theme")
 
-        let cards = Dictionary(products.map { ($0.handle, models.card($0)) }, uniquingKeysWith: { first, _ in first })
-        let pageSize = config.pageSize
+        let plan = try SitePlan(
+            products: products, collections: collections, pages: pages, theme: theme, assets: assets, models: models,
+            fragments: [header, footer], stylesheet: stylesheet, day: day, sitemapLimit: sitemapLimit,
+            hasGitKeep: access("\(output)/.gitkeep", F_OK) == 0)
+        clock.lap("plan")
+
+        // Every output has the digest the live site records for it: there is nothing to do.
+        let live = OutputTree.liveManifest(publishPath: output)
+        if let live, live.outputs == plan.digests {
+            logger.info("build found nothing changed", metadata: ["outputs": "\(plan.outputs.count)"])
+            return plan.report(output: output, rendered: [], tree: nil)
+        }
 
         let tree = try OutputTree(publishPath: output, precompress: config.precompress)
-        let filesBeforePages = tree.filesWritten
-        var manifest = BuildManifest()
-        var pagesReused = 0
         do {
-            let collectionPages = collections.reduce(0) { $0 + $1.pageCount(pageSize: pageSize) }
-            let total = 1 + products.count + collectionPages + 1 + pages.count + 1
-            var done = 0
-            func step() {
-                done += 1
-                if done % 200 == 0 || done == total { progress(Progress(stage: .render, done: done, total: total)) }
+            // Outputs the spare holds already, or the live site has as they must be, are kept.
+            var toRender: [PlannedOutput] = []
+            for planned in plan.outputs where try !tree.keep(planned.path, digest: planned.digest) {
+                toRender.append(planned)
             }
-            // Every page a search engine should know, for the sitemap (not 404.html).
-            var indexable: [String] = []
-            func writePage(_ path: String, _ html: String) throws {
-                try tree.write(String(path.dropFirst()) + "index.html", html)
-                indexable.append(path)
+            clock.lap("keep")
+            let total = toRender.count
+            var done = 0
+            func step(_ count: Int = 1) {
+                let before = done
+                done += count
+                if done / 200 != before / 200 || done == total { progress(Progress(stage: .render, done: done, total: total)) }
+            }
+            var rendered: [String] = []
+            rendered.reserveCapacity(total)
+            func write(_ planned: PlannedOutput, _ text: String) throws {
+                try tree.write(planned.path, digest: planned.digest, text)
+                rendered.append(planned.path)
+                step()
+            }
+            func write(_ planned: PlannedOutput, page: RenderedPage) throws {
+                try page.html.withUnsafeBytes {
+                    try tree.write(planned.path, digest: planned.digest, bytes: $0, compressed: page.compressed)
+                }
+                rendered.append(planned.path)
                 step()
             }
 
-            // The newest products first: the store returns them in the order they were added.
-            let newest = products.suffix(pageSize).reversed().compactMap { cards[$0.handle] }
-            try writePage("/", theme.render(models.context(
-                page: models.page(title: config.title, description: config.tagline, path: "/"),
-                extra: ["products": newest, "collections": departments]), template: "home"))
-
             // Product pages, the bulk of a build, render on every core: a window of pages at a time,
             // split between the workers, then written in order. Memory holds one window, never the site.
+            let workers = max(1, jobs)
+            let window = workers * 64
+            let productOutputs = toRender.filter { if case .product = $0.work { true } else { false } }
             let renderer = ProductPageRenderer(
                 models: models, theme: theme, collections: collectionsBySlug, currency: config.currency,
                 precompress: config.precompress)
-            // A product page whose inputs (the product, its trail, templates, settings, header and
-            // footer) have the digest the last build recorded is taken over as it is.
-            let previous = BuildManifest.load(publishPath: output)
-            let digests = try PageDigests(theme: theme, config: config, fragments: [header, footer],
-                                          stylesheet: assets.url(of: "css/shop.css") ?? "")
-            let workers = max(1, jobs)
-            let window = workers * 64
-            for start in stride(from: 0, to: products.count, by: window) {
-                var toRender: [Product] = []
-                for product in products[start..<min(start + window, products.count)] {
-                    let path = PageModels.productPath(product)
-                    let file = String(path.dropFirst()) + "index.html"
-                    let digest = try digests.productPage(product, trail: models.trail(for: product, collections: collectionsBySlug))
-                    manifest.pages[file] = digest
-                    if previous.pages[file] == digest, try tree.reuse(file) {
-                        pagesReused += 1
-                        indexable.append(path)
-                        step()
-                    } else {
-                        toRender.append(product)
-                    }
+            for start in stride(from: 0, to: productOutputs.count, by: window) {
+                let slice = Array(productOutputs[start..<min(start + window, productOutputs.count)])
+                let batch = slice.map { planned -> Product in
+                    guard case .product(let index) = planned.work else { preconditionFailure("not a product page") }
+                    return products[index]
                 }
-                for page in try await renderer.render(toRender, workers: workers) {
-                    try page.html.withUnsafeBytes {
-                        try tree.write(String(page.path.dropFirst()) + "index.html", bytes: $0, compressed: page.compressed)
-                    }
-                    indexable.append(page.path)
-                    step()
+                for (planned, page) in zip(slice, try await renderer.render(batch, workers: workers)) {
+                    try write(planned, page: page)
                 }
             }
+            clock.lap("product pages")
 
-            // Collection pages render on every core too, a window at a time, written in order.
+            // Cards (each product as a listing shows it) are rendered once, for every listing that
+            // needs them: Hugo's partialCached. Only those of the pages rendered now.
+            let listingOutputs = toRender.filter { if case .listing = $0.work { true } else { false } }
+            let rendersHome = toRender.contains { if case .home = $0.work { true } else { false } }
+            var needed: [Product] = []
+            var seen: Set<String> = []
+            func need(_ product: Product) { if seen.insert(product.handle).inserted { needed.append(product) } }
+            for planned in listingOutputs {
+                guard case .listing(let index, let number) = planned.work else { continue }
+                collections[index].productsOnPage(number, pageSize: config.pageSize).forEach(need)
+            }
+            if rendersHome { plan.newest.forEach(need) }
+            let cards = try await CardRenderer(models: models, theme: theme).render(needed, workers: workers)
+
             let listings = ListingPageRenderer(models: models, theme: theme, cards: cards, siteTitle: config.title,
-                                               pageSize: pageSize, precompress: config.precompress)
-            let collectionPageList = collections.flatMap { collection in
-                (1...collection.pageCount(pageSize: pageSize)).map { (collection, $0) }
+                                               pageSize: config.pageSize, precompress: config.precompress)
+            for start in stride(from: 0, to: listingOutputs.count, by: window) {
+                let slice = Array(listingOutputs[start..<min(start + window, listingOutputs.count)])
+                let work = slice.map { planned -> NumberedCollectionPage in
+                    guard case .listing(let index, let number) = planned.work else { preconditionFailure("not a listing") }
+                    return NumberedCollectionPage(collection: collections[index], number: number)
+                }
+                for (planned, page) in zip(slice, try await listings.render(work, workers: workers)) {
+                    try write(planned, page: page)
+                }
             }
-            for start in stride(from: 0, to: collectionPageList.count, by: window) {
-                let slice = Array(collectionPageList[start..<min(start + window, collectionPageList.count)])
-                for page in try await listings.render(slice, workers: workers) {
-                    try page.html.withUnsafeBytes {
-                        try tree.write(String(page.path.dropFirst()) + "index.html", bytes: $0, compressed: page.compressed)
+            clock.lap("collection pages")
+
+            var sitemapFiles: [Sitemap.File]?
+            for planned in toRender {
+                switch planned.work {
+                case .product, .listing:
+                    continue
+                case .home:
+                    let newest = plan.newest.compactMap { cards[$0.handle] }
+                    try write(planned, theme.render(models.context(
+                        page: models.page(title: config.title, description: config.tagline, path: "/"),
+                        extra: ["products": newest, "collections": departments]), template: "home"))
+                case .collectionsIndex:
+                    try write(planned, theme.render(models.context(
+                        page: models.page(title: "Collections", description: "Every collection of \(config.title).", path: "/collections/"),
+                        extra: ["collections": collections.map { models.collectionLink($0) }]), template: "collections"))
+                case .content(let index):
+                    let page = pages[index]
+                    var pageModel = models.page(title: page.title, description: page.description, path: "/\(page.slug)/")
+                    pageModel["content"] = page.html
+                    try write(planned, theme.render(models.context(page: pageModel), template: "page"))
+                case .notFound:
+                    try write(planned, theme.render(models.context(
+                        page: models.page(title: "Page not found", description: "", path: "/404.html")), template: "404"))
+                case .sitemap:
+                    if sitemapFiles == nil {
+                        sitemapFiles = Sitemap.files(pagePaths: plan.indexable, lastModified: day.date, urls: models.urls, limit: sitemapLimit)
                     }
-                    indexable.append(page.path)
+                    guard let file = sitemapFiles?.first(where: { $0.path == planned.path }) else {
+                        throw BuildError(.plan, file: planned.path, "the sitemap plan and its files disagree")
+                    }
+                    try write(planned, file.xml)
+                case .robots:
+                    try write(planned, Sitemap.robots(urls: models.urls))
+                case .atom:
+                    try write(planned, AtomFeed.xml(products: products, config: config, urls: models.urls, updated: day.timestamp))
+                case .merchant:
+                    try write(planned, MerchantFeed.xml(products: products, config: config, urls: models.urls))
+                case .search:
+                    do {
+                        try write(planned, SearchIndex.json(products: products, prices: models.prices))
+                    } catch let error as BuildError {
+                        throw error
+                    } catch {
+                        throw BuildError(.render, file: SearchIndex.path, "cannot be encoded: \(error)")
+                    }
+                case .staticFile(let source, let relative):
+                    if let contents = assets.fingerprinted[relative] {
+                        try contents.bytes.withUnsafeBytes { try tree.write(planned.path, digest: planned.digest, bytes: $0) }
+                    } else {
+                        try tree.copy(from: source, to: planned.path, digest: planned.digest)
+                    }
+                    rendered.append(planned.path)
                     step()
+                case .marker:
+                    try write(planned, OutputTree.markerText)
+                case .gitKeep:
+                    try write(planned, "")
                 }
             }
-            try writePage("/collections/", theme.render(models.context(
-                page: models.page(title: "Collections", description: "Every collection of \(config.title).", path: "/collections/"),
-                extra: ["collections": collections.map { models.collectionLink($0) }]), template: "collections"))
-
-            for page in pages {
-                var pageModel = models.page(title: page.title, description: page.description, path: "/\(page.slug)/")
-                pageModel["content"] = page.html
-                try writePage("/\(page.slug)/", theme.render(models.context(page: pageModel), template: "page"))
-            }
-
-            try tree.write("404.html", theme.render(models.context(
-                page: models.page(title: "Page not found", description: "", path: "/404.html")), template: "404"))
-            step()
-            let pagesWritten = tree.filesWritten - filesBeforePages + pagesReused
-
-            let filesBeforeFeeds = tree.filesWritten
-            for file in Sitemap.files(pagePaths: indexable, lastModified: day.date, urls: models.urls, limit: sitemapLimit) {
-                try tree.write(file.path, file.xml)
-            }
-            // A shop's own static/robots.txt is its word on crawling: it replaces ours.
-            if theme.staticFiles["robots.txt"] == nil { try tree.write("robots.txt", Sitemap.robots(urls: models.urls)) }
-            try tree.write(AtomFeed.path, AtomFeed.xml(products: products, config: config, urls: models.urls, updated: day.timestamp))
-            try tree.write(MerchantFeed.path, MerchantFeed.xml(products: products, config: config, urls: models.urls))
-            do {
-                try tree.write(SearchIndex.path, SearchIndex.json(products: products, prices: models.prices))
-            } catch let error as BuildError {
-                throw error
-            } catch {
-                throw BuildError(.render, file: SearchIndex.path, "cannot be encoded: \(error)")
-            }
-            let feedsWritten = tree.filesWritten - filesBeforeFeeds
-
-            for (relative, source) in theme.staticFiles.sorted(by: { $0.key < $1.key }) {
-                let target = assets.fingerprinted[relative]?.path ?? relative
-                if tree.hasWritten(target) {
-                    throw BuildError(.plan, file: source, """
-                        would replace /\(target), which the build writes itself; remove or rename the static file
-                        """)
-                }
-                if let contents = assets.fingerprinted[relative] {
-                    try contents.bytes.withUnsafeBytes { try tree.write(contents.path, bytes: $0) }
-                } else {
-                    try tree.copy(from: source, to: relative)
-                }
-            }
-            try tree.write(BuildManifest.fileName, String(decoding: try manifest.encoded(), as: UTF8.self))
-            let report = Report(
-                products: products.count, contentPages: pages.count, collections: collections.count,
-                pagesWritten: pagesWritten, feedsWritten: feedsWritten, staticFiles: theme.staticFiles.count,
-                compressedFiles: tree.compressedFilesWritten, pagesReused: pagesReused, bytesWritten: tree.bytesWritten,
-                output: output)
+            clock.lap("feeds and files")
             try tree.publish()
-            logger.info("build published", metadata: ["pages": "\(report.pagesWritten)", "bytes": "\(report.bytesWritten)"])
+            clock.lap("publish")
+            let report = plan.report(output: output, rendered: rendered, tree: tree)
+            logger.info("build published", metadata: [
+                "rendered": "\(rendered.count)", "kept": "\(tree.filesKept)", "removed": "\(tree.filesRemoved)",
+                "bytes": "\(report.bytesWritten)",
+            ])
             return report
         } catch {
-            tree.discard()
+            tree.abandon()
             throw error
         }
     }
@@ -305,18 +339,18 @@ struct RenderedPage: Sendable {
     }
 }
 
-/// Renders `items` split between `workers` tasks; the pages come back in the items' order.
-func renderInParallel<Item: Sendable>(
-    _ items: [Item], workers: Int, _ render: @escaping @Sendable (Item) throws -> RenderedPage
-) async throws -> [RenderedPage] {
+/// Renders `items` split between `workers` tasks; the results come back in the items' order.
+func renderInParallel<Item: Sendable, Result: Sendable>(
+    _ items: [Item], workers: Int, _ render: @escaping @Sendable (Item) throws -> Result
+) async throws -> [Result] {
     guard workers > 1, items.count > 1 else { return try items.map(render) }
     let share = (items.count + workers - 1) / workers
-    return try await withThrowingTaskGroup(of: (Int, [RenderedPage]).self) { group in
+    return try await withThrowingTaskGroup(of: (Int, [Result]).self) { group in
         for (index, start) in stride(from: 0, to: items.count, by: share).enumerated() {
             let part = Array(items[start..<min(start + share, items.count)])
             group.addTask { (index, try part.map(render)) }
         }
-        var parts: [Int: [RenderedPage]] = [:]
+        var parts: [Int: [Result]] = [:]
         for try await (index, pages) in group { parts[index] = pages }
         return parts.keys.sorted().flatMap { parts[$0]! }
     }
@@ -341,9 +375,8 @@ final class ListingPageRenderer: @unchecked Sendable {
         self.precompress = precompress
     }
 
-    func render(_ pages: [(ProductCollection, Int)], workers: Int) async throws -> [RenderedPage] {
-        let numbered = pages.map { NumberedCollectionPage(collection: $0.0, number: $0.1) }
-        return try await renderInParallel(numbered, workers: workers) { try self.render($0.collection, page: $0.number) }
+    func render(_ pages: [NumberedCollectionPage], workers: Int) async throws -> [RenderedPage] {
+        try await renderInParallel(pages, workers: workers) { try self.render($0.collection, page: $0.number) }
     }
 
     func render(_ collection: ProductCollection, page number: Int) throws -> RenderedPage {
@@ -358,8 +391,41 @@ final class ListingPageRenderer: @unchecked Sendable {
 }
 
 /// One page of one collection, as work for a renderer.
-struct NumberedCollectionPage: @unchecked Sendable {
-    // Unchecked: ProductCollection holds products (values) and is never mutated after gathering.
+struct NumberedCollectionPage: Sendable {
     let collection: ProductCollection
     let number: Int
+}
+
+/// Renders each product's card (the product-card template) once per build, on several workers:
+/// a product shows on its type's listing and every tag's, and on the home page, so rendering its
+/// card per listing page was most of the listings' cost. Listings insert the HTML as it is.
+final class CardRenderer: @unchecked Sendable {
+    // Unchecked: models and theme are immutable here; rendering only reads them.
+    private let models: PageModels
+    private let theme: Theme
+
+    init(models: PageModels, theme: Theme) {
+        self.models = models
+        self.theme = theme
+    }
+
+    /// Handle -> the card's fields, with `html` (the rendered card) when the theme has a product-card.
+    func render(_ products: [Product], workers: Int) async throws -> [String: [String: Any]] {
+        let hasCardTemplate = theme.templateFiles["product-card"] != nil
+        let html: [String] = hasCardTemplate ? try await renderInParallel(products, workers: workers) { product in
+            // Without the template file's last line end: `{{{html}}}` on a line of its own adds one,
+            // so a listing reads as it did with `{{> product-card}}` there.
+            var html = try self.theme.render(self.models.cardContext(self.models.card(product)), template: "product-card")
+            if html.hasSuffix("\n") { html.removeLast() }
+            return html
+        } : []
+        var cards: [String: [String: Any]] = [:]
+        cards.reserveCapacity(products.count)
+        for (index, product) in products.enumerated() {
+            var card = models.card(product)
+            if hasCardTemplate { card["html"] = html[index] }
+            cards[product.handle] = card
+        }
+        return cards
+    }
 }

@@ -27,7 +27,22 @@ struct SiteURLs {
     /// require and feed readers expect: a handle may be "café-noir".
     func encoded(_ path: String) -> String {
         let relative = String(path.drop(while: { $0 == "/" }))
+        // Handles and slugs are plain ASCII: no need to go through Foundation for them (a
+        // build encodes tens of thousands of addresses for its sitemap and feeds).
+        if relative.utf8.allSatisfy(Self.isPlainPathByte) { return base + relative }
         return base + (relative.addingPercentEncoding(withAllowedCharacters: allowed) ?? relative)
+    }
+
+    /// Letters, digits and `-._~/%?#`: bytes that stand in a URL path (as this type allows) as they are.
+    static func isPlainPathByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"),
+             UInt8(ascii: "%"), UInt8(ascii: "?"), UInt8(ascii: "#"):
+            true
+        default:
+            false
+        }
     }
 
     /// An image's absolute URL: remote images as they are, paths on the shop's own address.

@@ -50,11 +50,13 @@ struct BuildCommand: AsyncParsableCommand {
                 progress.finish()
                 try await store.close()
                 let seconds = Date().timeIntervalSince(started)
+                let removed = report.outputsRemoved > 0 ? ", \(report.outputsRemoved) removed" : ""
                 print("""
                     Built \(report.pagesWritten) pages (\(report.products) products, \(report.collections) collections, \
                     \(report.contentPages) content pages; \(report.pagesWritten - report.pagesReused) rendered, \
-                    \(report.pagesReused) unchanged), \(report.feedsWritten) feeds and \(report.staticFiles) static files \
-                    (\(report.compressedFiles) precompressed .gz) into \(report.output)
+                    \(report.pagesReused) unchanged), \(report.feedsWritten) feeds (\(report.feedsWritten - report.feedsReused) \
+                    rendered) and \(report.staticFiles) static files (\(report.compressedFiles) precompressed .gz written\(removed)) \
+                    into \(report.output)
                     \(ByteCountFormatter.string(fromByteCount: Int64(report.bytesWritten), countStyle: .file)) written \
                     in \(String(format: "%.2f", seconds)) s
                     """)

@@ -4,78 +4,189 @@ import ShopStore
 import SiteBuild
 import Testing
 
-/// A rebuild takes over the product pages whose inputs did not change (same file, same inode)
-/// and renders the rest; pages that left the plan are gone.
+/// A rebuild renders exactly the outputs whose inputs changed, keeps every other file as it is
+/// (same inode: not rewritten), removes what left the plan, and publishes atomically.
 @Suite("Incremental builds")
 struct IncrementalBuildTests {
-    /// Inode of every product page, by handle.
-    func productInodes(_ output: String) throws -> [String: UInt64] {
+    /// Inode of every file of the site, by relative path.
+    func inodes(_ output: String) -> [String: UInt64] {
         var result: [String: UInt64] = [:]
-        for handle in try FileManager.default.contentsOfDirectory(atPath: "\(output)/products") {
-            let attributes = try FileManager.default.attributesOfItem(atPath: "\(output)/products/\(handle)/index.html")
-            result[handle] = (attributes[.systemFileNumber] as? NSNumber)?.uint64Value
+        for relative in regularFiles(under: output) {
+            var status = stat()
+            if stat("\(output)/\(relative)", &status) == 0 { result[relative] = UInt64(status.st_ino) }
         }
         return result
     }
 
-    @Test("Nothing changed: every product page is taken over; the site is the same")
+    @Test("Nothing changed: nothing is rendered or written, the site is byte for byte the same")
     func noChange() async throws {
         let shop = try await ExampleShop.make()
         defer { shop.remove() }
         let first = try await shop.buildOnFixedDate()
         #expect(first.pagesReused == 0)
+        // Every page, feed and static file, the marker, and .gitkeep when the folder had one.
+        let gitKeep = fileExists("\(shop.output)/.gitkeep") ? 1 : 0
+        #expect(first.rendered.count == first.pagesWritten + first.feedsWritten + first.staticFiles + 1 + gitKeep)
         let before = snapshot(shop.output)
-        let inodes = try productInodes(shop.output)
+        let files = inodes(shop.output)
 
         let second = try await shop.buildOnFixedDate()
-        #expect(second.pagesReused == second.products)
-        #expect(try productInodes(shop.output) == inodes, "unchanged pages are not rewritten")
+        #expect(second.rendered.isEmpty)
+        #expect(second.pagesReused == second.pagesWritten)
+        #expect(second.feedsReused == second.feedsWritten)
+        #expect(second.bytesWritten == 0)
+        #expect(inodes(shop.output) == files, "unchanged files are not rewritten")
         #expect(snapshot(shop.output) == before)
     }
 
-    @Test("One product's price changes: only its page is rendered again")
+    @Test("One product's price changes: its page, the listings and feeds that show it, nothing else")
     func oneProductChanges() async throws {
         let shop = try await ExampleShop.make()
         defer { shop.remove() }
         _ = try await shop.buildOnFixedDate()
-        let inodes = try productInodes(shop.output)
+        let before = inodes(shop.output)
 
         var fig = try #require(try await shop.store.catalog(includeUnpublished: true).first { $0.handle == "fig-bowl-print" })
         fig.variants[0].priceCents = 2500
         _ = try await shop.store.upsert([fig])
         let report = try await shop.buildOnFixedDate()
-        #expect(report.pagesReused == report.products - 1)
-        let after = try productInodes(shop.output)
-        for (handle, inode) in inodes {
-            if handle == "fig-bowl-print" {
-                #expect(after[handle] != inode, "the changed product's page is new")
+
+        // Its type's collection and one per tag; the home page (it is among the newest), the feeds
+        // that list it. Not the sitemap (same pages), not the collections index (same counts).
+        let listings = ([fig.productType] + fig.tags).map { "collections/\(Handle.slug($0))/index.html" }
+        let expected = Set(["products/fig-bowl-print/index.html", "index.html", "feed.xml", "merchant-feed.xml", "search-index.json"] + listings)
+        #expect(Set(report.rendered) == expected)
+        #expect(report.pagesReused == report.pagesWritten - 2 - Set(listings).count)
+
+        let after = inodes(shop.output)
+        for (relative, inode) in before where !relative.hasPrefix(".ishop-manifest") {
+            let base = relative.hasSuffix(".gz") ? String(relative.dropLast(3)) : relative
+            if expected.contains(base) {
+                #expect(after[relative] != inode, "\(relative) changed and is new")
             } else {
-                #expect(after[handle] == inode, "\(handle) was rewritten")
+                #expect(after[relative] == inode, "\(relative) did not change but was rewritten")
             }
         }
         #expect(shop.page("products/fig-bowl-print/index.html")?.contains("€25.00") == true)
-        // The listings that show it follow too (they are always rendered).
         #expect(shop.page("collections/art-print/index.html")?.contains("from €25.00") == true)
+        #expect(shop.page("merchant-feed.xml")?.contains("25.00 EUR") == true)
+
+        // The next build, with nothing changed, has nothing to do: the spare caught up as well.
+        let settled = try await shop.buildOnFixedDate()
+        #expect(settled.rendered.isEmpty)
+        #expect(inodes(shop.output) == after)
+
+        // And a further change after that still lands, on whichever tree is the spare now.
+        fig.variants[0].priceCents = 2600
+        _ = try await shop.store.upsert([fig])
+        let third = try await shop.buildOnFixedDate()
+        #expect(Set(third.rendered) == expected)
+        #expect(shop.page("products/fig-bowl-print/index.html")?.contains("€26.00") == true)
+        #expect(shop.page("products/fig-bowl-print/index.html")?.contains("€25.00") == false)
     }
 
-    @Test("An unpublished product's page is gone; a template change renders every page again")
+    @Test("An unpublished product's page is gone; a template change renders every page again, not the feeds")
     func removalsAndTemplates() async throws {
         let shop = try await ExampleShop.make()
         defer { shop.remove() }
+        _ = try await shop.buildOnFixedDate()
         _ = try await shop.buildOnFixedDate()
 
         var fig = try #require(try await shop.store.catalog(includeUnpublished: true).first { $0.handle == "fig-bowl-print" })
         fig.published = false
         _ = try await shop.store.upsert([fig])
-        _ = try await shop.buildOnFixedDate()
+        let removal = try await shop.buildOnFixedDate()
+        #expect(removal.outputsRemoved >= 1)
         #expect(!fileExists("\(shop.output)/products/fig-bowl-print/index.html"))
         #expect(!fileExists("\(shop.output)/products/fig-bowl-print/index.html.gz"))
+        #expect(!fileExists("\(shop.output)/products/fig-bowl-print"), "its folder goes too")
+        #expect(shop.page("collections/art-print/index.html")?.contains("fig-bowl-print") == false)
+        #expect(shop.page("sitemap.xml")?.contains("fig-bowl-print") == false)
 
         let theme = try #require(readText("\(shop.site)/themes/default/layouts/product.mustache"))
         #expect(theme.contains("Choose your print"))
         try shop.write("layouts/product.mustache", theme.replacingOccurrences(of: "Choose your print", with: "Pick a size"))
         let report = try await shop.buildOnFixedDate()
         #expect(report.pagesReused == 0)
+        #expect(report.feedsReused == report.feedsWritten, "feeds use no template")
         #expect(shop.page("products/bird-lamp-print/index.html")?.contains("Pick a size") == true)
+    }
+
+    @Test("A build killed half-way (its spare has no manifest) costs the next one a full render, nothing more")
+    func killedBuild() async throws {
+        let shop = try await ExampleShop.make()
+        defer { shop.remove() }
+        _ = try await shop.buildOnFixedDate()
+        var fig = try #require(try await shop.store.catalog(includeUnpublished: true).first { $0.handle == "fig-bowl-print" })
+        fig.variants[0].priceCents = 2500
+        _ = try await shop.store.upsert([fig])
+        _ = try await shop.buildOnFixedDate()
+        let spare = "\(shop.site)/.public.spare"
+        #expect(fileExists("\(spare)/.ishop-manifest"), "the previous site is kept as the spare")
+
+        // What a kill leaves: a spare without its manifest, with a file in it that no plan has.
+        try FileManager.default.removeItem(atPath: "\(spare)/.ishop-manifest")
+        try Data("half".utf8).write(to: URL(fileURLWithPath: "\(spare)/products/stray.html"))
+        fig.title = "Fig Bowl Print, Reissued"
+        _ = try await shop.store.upsert([fig])
+        let report = try await shop.buildOnFixedDate()
+        #expect(report.rendered.contains("products/fig-bowl-print/index.html"))
+        #expect(!fileExists("\(shop.output)/products/stray.html"))
+        #expect(shop.page("products/fig-bowl-print/index.html")?.contains("Reissued") == true)
+
+        // The published site equals a build from nothing.
+        let fresh = "\(shop.folder.path)/fresh"
+        var builder = SiteBuilder(config: shop.config, store: shop.store)
+        builder.buildDate = fixedBuildDate
+        _ = try await builder.build(outputDirectory: fresh)
+        #expect(snapshot(shop.output, skipping: [".ishop-manifest", ".gitkeep"]) == snapshot(fresh, skipping: [".ishop-manifest", ".gitkeep"]))
+    }
+
+    @Test("A failed build leaves the live site alone and the next build still starts from the spare")
+    func failedBuildKeepsSpareUsable() async throws {
+        let shop = try await ExampleShop.make()
+        defer { shop.remove() }
+        _ = try await shop.buildOnFixedDate()
+        _ = try await shop.buildOnFixedDate()
+        var fig = try #require(try await shop.store.catalog(includeUnpublished: true).first { $0.handle == "fig-bowl-print" })
+        fig.variants[0].priceCents = 2700
+        _ = try await shop.store.upsert([fig])
+        let before = snapshot(shop.output)
+
+        // Fails after the product pages are in the spare: a static folder where a page must go.
+        try shop.write("static/index.html/blocker.txt", "in the way")
+        await #expect(throws: BuildError.self) { try await shop.buildOnFixedDate() }
+        #expect(snapshot(shop.output) == before)
+
+        try FileManager.default.removeItem(atPath: "\(shop.site)/static/index.html")
+        let report = try await shop.buildOnFixedDate()
+        // The failed build had rendered the changed pages into the spare already: kept, not rendered.
+        #expect(!report.rendered.contains("products/fig-bowl-print/index.html"))
+        #expect(shop.page("products/fig-bowl-print/index.html")?.contains("€27.00") == true)
+        let fresh = "\(shop.folder.path)/fresh"
+        var builder = SiteBuilder(config: shop.config, store: shop.store)
+        builder.buildDate = fixedBuildDate
+        _ = try await builder.build(outputDirectory: fresh)
+        #expect(snapshot(shop.output, skipping: [".ishop-manifest", ".gitkeep"]) == snapshot(fresh, skipping: [".ishop-manifest", ".gitkeep"]))
+    }
+
+    @Test("Two builds of one folder at once: the second is refused with a clear error")
+    func concurrentBuildRefused() async throws {
+        let shop = try await ExampleShop.make()
+        defer { shop.remove() }
+        _ = try await shop.buildOnFixedDate()
+        var fig = try #require(try await shop.store.catalog(includeUnpublished: true).first { $0.handle == "fig-bowl-print" })
+        fig.variants[0].priceCents = 2800
+        _ = try await shop.store.upsert([fig])
+
+        let lock = open("\(shop.site)/.public.lock", O_RDWR | O_CREAT, 0o644)
+        #expect(lock >= 0)
+        defer { close(lock) }
+        #expect(flock(lock, LOCK_EX | LOCK_NB) == 0)
+        let error = try await #require(throws: BuildError.self) { try await shop.buildOnFixedDate() }
+        #expect(error.message.contains("another `ishop build`"))
+        flock(lock, LOCK_UN)
+        _ = try await shop.buildOnFixedDate()
+        #expect(shop.page("products/fig-bowl-print/index.html")?.contains("€28.00") == true)
     }
 }

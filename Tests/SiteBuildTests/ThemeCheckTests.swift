@@ -29,6 +29,23 @@ struct ThemeCheckTests {
         #expect(!fileExists(shop.output), "nothing is published by a failed build")
     }
 
+    @Test("a Mustache syntax error names the line in the template file as the file counts it")
+    func syntaxErrorLine() async throws {
+        let shop = try await ExampleShop.make(importCatalog: false)
+        defer { shop.remove() }
+        try shop.write("layouts/404.mustache", """
+            {{! Line 1 }}
+            {{<base}}
+            {{$main}}<p>{{#broken}}</p>{{/main}}
+            {{/base}}
+            """)
+        let error = try await #require(throws: BuildError.self) { try await shop.buildOnFixedDate() }
+        #expect(error.stage == .theme)
+        #expect(error.file?.hasSuffix("layouts/404.mustache") == true)
+        #expect(error.line == 3)
+        #expect(!error.message.contains("CONTENT_TYPE"), "ishop's own pragma is not the shop's line: \(error.message)")
+    }
+
     @Test("a parent that does not exist is a theme error too")
     func missingParent() async throws {
         let shop = try await ExampleShop.make(importCatalog: false)
