@@ -11,53 +11,66 @@ enum MerchantFeed {
 
     static func xml(products: [Product], config: SiteConfig, urls: SiteURLs) -> String {
         let currency = config.currency
-        var xml = """
-            <?xml version="1.0" encoding="UTF-8"?>
-            <rss version="2.0" xmlns:g="http://base.google.com/ns/1.0">
-            <channel>
-            <title>\(XMLText.escaped(config.title))</title>
-            <link>\(XMLText.escaped(urls.base))</link>
-            <description>\(XMLText.escaped(config.tagline.isEmpty ? config.title : config.tagline))</description>
-
-            """
+        var xml = TextBuffer(capacity: products.count * 3000)
+        xml.append("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:g=\"http://base.google.com/ns/1.0\">\n<channel>\n<title>")
+        xml.appendXML(config.title)
+        xml.append("</title>\n<link>")
+        xml.appendXML(urls.base)
+        xml.append("</link>\n<description>")
+        xml.appendXML(config.tagline.isEmpty ? config.title : config.tagline)
+        xml.append("</description>\n")
         for product in products where product.published {
             let link = XMLText.escaped(urls.encoded(PageModels.productPath(product)))
             let text = PlainText.oneLine(PlainText.fromHTML(product.bodyHTML))
             // Google requires a description; the title is better than losing the item.
             let description = XMLText.escaped(cut(text.isEmpty ? product.title : text, to: maxDescriptionLength))
             let productImage = product.images.first.flatMap { urls.image($0.src) }
+            let group = XMLText.escaped(product.handle)
+            let brand = product.vendor.isEmpty ? nil : XMLText.escaped(product.vendor)
+            let type = product.productType.isEmpty ? nil : XMLText.escaped(product.productType)
             for variant in product.variants {
                 let title = variant.options.isEmpty || variant.title == Product.defaultVariantTitle
                     ? product.title : "\(product.title) – \(variant.title)"
-                xml += """
-                    <item>
-                    <g:id>\(XMLText.escaped(variant.sku))</g:id>
-                    <g:item_group_id>\(XMLText.escaped(product.handle))</g:item_group_id>
-                    <title>\(XMLText.escaped(cut(title, to: maxTitleLength)))</title>
-                    <description>\(description)</description>
-                    <link>\(link)</link>
-
-                    """
+                xml.append("<item>\n<g:id>")
+                xml.appendXML(variant.sku)
+                xml.append("</g:id>\n<g:item_group_id>")
+                xml.append(group)
+                xml.append("</g:item_group_id>\n<title>")
+                xml.appendXML(cut(title, to: maxTitleLength))
+                xml.append("</title>\n<description>")
+                xml.append(description)
+                xml.append("</description>\n<link>")
+                xml.append(link)
+                xml.append("</link>\n")
                 let image = variant.imageSrc.isEmpty ? productImage : urls.image(variant.imageSrc) ?? productImage
-                if let image { xml += "<g:image_link>\(XMLText.escaped(image))</g:image_link>\n" }
+                if let image {
+                    xml.append("<g:image_link>")
+                    xml.appendXML(image)
+                    xml.append("</g:image_link>\n")
+                }
                 // On sale, Google wants the regular price in g:price and what is paid in g:sale_price.
                 if let compareAt = variant.compareAtCents, variant.isOnSale {
-                    xml += "<g:price>\(price(compareAt, currency))</g:price>\n"
-                    xml += "<g:sale_price>\(price(variant.priceCents, currency))</g:sale_price>\n"
+                    xml.append("<g:price>\(price(compareAt, currency))</g:price>\n<g:sale_price>\(price(variant.priceCents, currency))</g:sale_price>\n")
                 } else {
-                    xml += "<g:price>\(price(variant.priceCents, currency))</g:price>\n"
+                    xml.append("<g:price>\(price(variant.priceCents, currency))</g:price>\n")
                 }
-                xml += "<g:availability>\(StockState(variant).merchantCenter)</g:availability>\n"
-                if !product.vendor.isEmpty { xml += "<g:brand>\(XMLText.escaped(product.vendor))</g:brand>\n" }
-                xml += "<g:condition>new</g:condition>\n"
-                if !product.productType.isEmpty {
-                    xml += "<g:product_type>\(XMLText.escaped(product.productType))</g:product_type>\n"
+                xml.append("<g:availability>\(StockState(variant).merchantCenter)</g:availability>\n")
+                if let brand {
+                    xml.append("<g:brand>")
+                    xml.append(brand)
+                    xml.append("</g:brand>\n")
                 }
-                xml += "</item>\n"
+                xml.append("<g:condition>new</g:condition>\n")
+                if let type {
+                    xml.append("<g:product_type>")
+                    xml.append(type)
+                    xml.append("</g:product_type>\n")
+                }
+                xml.append("</item>\n")
             }
         }
-        xml += "</channel>\n</rss>\n"
-        return xml
+        xml.append("</channel>\n</rss>\n")
+        return xml.text
     }
 
     /// "42.99 EUR": Merchant Center's price format.

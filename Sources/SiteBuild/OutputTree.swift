@@ -213,10 +213,14 @@ final class OutputTree {
     }
 
     private func writeFile(_ relativePath: String, bytes: UnsafeRawBufferPointer) throws {
-        let path = "\(stagingPath)/\(relativePath)"
         if let slash = relativePath.lastIndex(of: "/") {
             try ensureDirectory("\(stagingPath)/\(relativePath[..<slash])")
         }
+        try Self.writeFile(at: "\(stagingPath)/\(relativePath)", bytes: bytes)
+    }
+
+    /// Creates `path` with `bytes`; a file already there is replaced by a new one, never rewritten.
+    static func writeFile(at path: String, bytes: UnsafeRawBufferPointer) throws {
         var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if fd < 0 && errno == EEXIST {
             // Left by a write that failed half-way: it belongs to no one.
@@ -236,6 +240,59 @@ final class OutputTree {
             }
             offset += written
         }
+    }
+
+    // MARK: Writing from rendering workers
+
+    /// The part of the tree a rendering worker may use: it writes the files of the outputs it
+    /// was given (after `prepare`), nothing else, so the workers share no state. Writing on the
+    /// workers rather than on one thread matters: creating a folder and a file costs the kernel
+    /// about as much as rendering the page.
+    struct Writer: Sendable {
+        let stagingPath: String
+
+        /// Writes a page and its .gz; returns the bytes written.
+        func write(_ relativePath: String, bytes: UnsafeRawBufferPointer, compressed: [UInt8]?) throws -> Int {
+            let path = "\(stagingPath)/\(relativePath)"
+            if let slash = path.lastIndex(of: "/") { try Self.makeFolder(String(path[..<slash]), above: stagingPath) }
+            try OutputTree.writeFile(at: path, bytes: bytes)
+            guard let compressed else { return bytes.count }
+            do {
+                try compressed.withUnsafeBytes { try OutputTree.writeFile(at: path + ".gz", bytes: $0) }
+            } catch {
+                unlink(path)
+                throw error
+            }
+            return bytes.count + compressed.count
+        }
+
+        /// mkdir -p, from the deepest folder up only as far as needed (usually one call).
+        static func makeFolder(_ path: String, above root: String) throws {
+            if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
+            guard errno == ENOENT, path.count > root.count, let slash = path.lastIndex(of: "/") else {
+                throw BuildError(.write, file: path, "cannot create folder: \(String(cString: strerror(errno)))")
+            }
+            try makeFolder(String(path[..<slash]), above: root)
+            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+                throw BuildError(.write, file: path, "cannot create folder: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    var writer: Writer { Writer(stagingPath: stagingPath) }
+
+    /// Before a worker writes `relativePath`: records it in the plan and takes the old file out of the spare.
+    func prepare(_ relativePath: String, digest: String) throws {
+        planned[relativePath] = digest
+        try removeFromSpare(relativePath)
+    }
+
+    /// After a worker wrote `relativePath` (`bytes` in all, with its .gz if `compressed`).
+    func recordWritten(_ relativePath: String, digest: String, bytes: Int, compressed: Bool) {
+        filesWritten += 1
+        bytesWritten += bytes
+        if compressed { compressedFilesWritten += 1 }
+        contents[relativePath] = digest
     }
 
     /// Creates a folder of the staging tree, and only the missing ones above it: one mkdir per

@@ -140,10 +140,8 @@ public struct SiteBuilder {
                 rendered.append(planned.path)
                 step()
             }
-            func write(_ planned: PlannedOutput, page: RenderedPage) throws {
-                try page.html.withUnsafeBytes {
-                    try tree.write(planned.path, digest: planned.digest, bytes: $0, compressed: page.compressed)
-                }
+            func recordWritten(_ planned: PlannedOutput, _ file: WrittenFile) {
+                tree.recordWritten(planned.path, digest: planned.digest, bytes: file.bytes, compressed: file.compressed)
                 rendered.append(planned.path)
                 step()
             }
@@ -162,9 +160,9 @@ public struct SiteBuilder {
                     guard case .product(let index) = planned.work else { preconditionFailure("not a product page") }
                     return products[index]
                 }
-                for (planned, page) in zip(slice, try await renderer.render(batch, workers: workers)) {
-                    try write(planned, page: page)
-                }
+                for planned in slice { try tree.prepare(planned.path, digest: planned.digest) }
+                let files = try await renderer.renderAndWrite(batch, paths: slice.map(\.path), writer: tree.writer, workers: workers)
+                for (planned, file) in zip(slice, files) { recordWritten(planned, file) }
             }
             clock.lap("product pages")
 
@@ -190,9 +188,9 @@ public struct SiteBuilder {
                     guard case .listing(let index, let number) = planned.work else { preconditionFailure("not a listing") }
                     return NumberedCollectionPage(collection: collections[index], number: number)
                 }
-                for (planned, page) in zip(slice, try await listings.render(work, workers: workers)) {
-                    try write(planned, page: page)
-                }
+                for planned in slice { try tree.prepare(planned.path, digest: planned.digest) }
+                let files = try await listings.renderAndWrite(work, paths: slice.map(\.path), writer: tree.writer, workers: workers)
+                for (planned, file) in zip(slice, files) { recordWritten(planned, file) }
             }
             clock.lap("collection pages")
 
@@ -303,9 +301,12 @@ final class ProductPageRenderer: @unchecked Sendable {
         self.precompress = precompress
     }
 
-    /// The pages of `products`, in their order.
-    func render(_ products: [Product], workers: Int) async throws -> [Page] {
-        try await renderInParallel(products, workers: workers) { try self.render($0) }
+    /// Renders the pages of `products` and writes each to its path in `paths`, on `workers` workers.
+    func renderAndWrite(_ products: [Product], paths: [String], writer: OutputTree.Writer, workers: Int) async throws -> [WrittenFile] {
+        let work = zip(products, paths).map { ProductPageWork(product: $0.0, path: $0.1) }
+        return try await renderInParallel(work, workers: workers) { item in
+            try self.render(item.product).write(to: item.path, with: writer)
+        }
     }
 
     func render(_ product: Product) throws -> Page {
@@ -325,8 +326,29 @@ final class ProductPageRenderer: @unchecked Sendable {
     }
 }
 
-/// A page rendered off the writing thread, with its .gz made there too.
+struct ProductPageWork: Sendable {
+    let product: Product
+    let path: String
+}
+
+struct ListingPageWork: Sendable {
+    let page: NumberedCollectionPage
+    let path: String
+}
+
+/// What a worker wrote: the bytes (page and .gz) and whether there is a .gz.
+struct WrittenFile: Sendable {
+    let bytes: Int
+    let compressed: Bool
+}
+
+/// A page rendered on a worker, with its .gz made there too.
 struct RenderedPage: Sendable {
+    func write(to relativePath: String, with writer: OutputTree.Writer) throws -> WrittenFile {
+        let bytes = try html.withUnsafeBytes { try writer.write(relativePath, bytes: $0, compressed: compressed) }
+        return WrittenFile(bytes: bytes, compressed: compressed != nil)
+    }
+
     let path: String
     let html: [UInt8]
     let compressed: [UInt8]?
@@ -375,8 +397,11 @@ final class ListingPageRenderer: @unchecked Sendable {
         self.precompress = precompress
     }
 
-    func render(_ pages: [NumberedCollectionPage], workers: Int) async throws -> [RenderedPage] {
-        try await renderInParallel(pages, workers: workers) { try self.render($0.collection, page: $0.number) }
+    func renderAndWrite(_ pages: [NumberedCollectionPage], paths: [String], writer: OutputTree.Writer, workers: Int) async throws -> [WrittenFile] {
+        let work = zip(pages, paths).map { ($0.0, $0.1) }.map { ListingPageWork(page: $0.0, path: $0.1) }
+        return try await renderInParallel(work, workers: workers) { item in
+            try self.render(item.page.collection, page: item.page.number).write(to: item.path, with: writer)
+        }
     }
 
     func render(_ collection: ProductCollection, page number: Int) throws -> RenderedPage {
