@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// ISO 4217 currencies and their minor units. Prices are integer minor units everywhere
 /// (`price_cents`), so decimal text from a CSV is turned into an integer without floating point.
@@ -107,9 +108,12 @@ public enum Money {
 ///
 /// Formatting goes through Decimal built from integer minor units, so no binary floating point
 /// ever touches a price. The format style is built once; it is a value and safe to share.
+/// Formatted prices are remembered: a catalog has few distinct prices and a build formats each
+/// of them thousands of times, and ICU's formatter was a twentieth of a build.
 public struct PriceFormatter: Sendable {
     public let currency: Currency
     private let style: Decimal.FormatStyle.Currency
+    private let known = FormattedPrices()
 
     public init(currency: Currency, locale: String) {
         self.currency = currency
@@ -118,8 +122,20 @@ public struct PriceFormatter: Sendable {
     }
 
     public func format(_ minorUnits: Int) -> String {
+        if let text = known.texts.withLock({ $0[minorUnits] }) { return text }
         let value = Decimal(sign: minorUnits < 0 ? .minus : .plus, exponent: -currency.minorDigits,
                             significand: Decimal(minorUnits.magnitude))
-        return style.format(value)
+        let text = style.format(value)
+        known.texts.withLock { known in
+            // Bounded: a long-running process formats whatever prices it is asked for.
+            if known.count >= 50_000 { known.removeAll(keepingCapacity: true) }
+            known[minorUnits] = text
+        }
+        return text
     }
+}
+
+/// Shared by the copies of one PriceFormatter (a Mutex cannot be copied, a reference can).
+private final class FormattedPrices: Sendable {
+    let texts = Mutex<[Int: String]>([:])
 }

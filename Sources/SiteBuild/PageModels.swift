@@ -100,13 +100,14 @@ struct PageModels {
         text(image.alt.isEmpty ? product.title : image.alt)
     }
 
-    func product(_ product: Product) -> [String: Any] {
+    /// `text` is the product's body as plain text (`PlainText.fromHTML`), worked out once per page.
+    func product(_ product: Product, text plain: String) -> [String: Any] {
         var model = card(product)
         // Left out when empty: an empty string is true in a Mustache section.
         if !product.productType.isEmpty { model["type"] = text(product.productType) }
         model["priceAmount"] = Money.decimalText(product.lowestPriceCents ?? 0, currency: config.currency)
         if let slug = ProductCollection.slug(for: product.productType) { model["typeURL"] = "/collections/\(slug)/" }
-        model["description"] = text(PlainText.fromHTML(product.bodyHTML))
+        model["description"] = text(plain)
         // Sanitised when it entered the catalog, and again here: whatever wrote the Store, no markup
         // outside the allowlist reaches a page. Plain text (no "<" or "&") needs no parse.
         let body = product.bodyHTML
@@ -139,9 +140,9 @@ struct PageModels {
     }
 
     /// A product page's meta description: SEO text if given, else the start of its description.
-    func description(of product: Product) -> String {
+    func description(of product: Product, text plain: String) -> String {
         if !product.seoDescription.isEmpty { return product.seoDescription }
-        let text = PlainText.oneLine(PlainText.fromHTML(product.bodyHTML))
+        let text = PlainText.oneLine(plain)
         return text.count > 160 ? String(text.prefix(157)) + "..." : text
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Text of an HTML fragment, for places that want a product body without markup (meta
 /// descriptions, JSON-LD, feeds): tags are dropped, block ends become line breaks, common
@@ -15,19 +14,10 @@ public enum PlainText {
         "hellip": "…", "euro": "€", "pound": "£", "copy": "©", "reg": "®", "trade": "™",
     ]
 
-    /// A product's text is wanted by its page, its meta description, its JSON-LD and two feeds:
-    /// work it out once per body. Bounded, so a long-running process does not grow with it.
-    private static let cache = Mutex<[String: String]>([:])
-    private static let cacheLimit = 20_000
-
+    /// Not cached: a page works its product's text out once and hands it on (a shared cache
+    /// keyed by the body hashed every body in full, with Unicode normalisation, several times).
     public static func fromHTML(_ html: String) -> String {
-        if let known = cache.withLock({ $0[html] }) { return known }
-        let text = convert(html)
-        cache.withLock { cache in
-            if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
-            cache[html] = text
-        }
-        return text
+        convert(html)
     }
 
     /// Works on UTF-8 bytes: every character it looks for (`<`, `>`, `&`, `;`, tag names) is

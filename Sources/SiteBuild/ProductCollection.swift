@@ -1,3 +1,4 @@
+import Synchronization
 import ShopCore
 
 /// A listing of products at `/collections/<slug>/`: one per distinct product type (Shopify's
@@ -34,10 +35,24 @@ struct ProductCollection: Sendable {
 
     /// The slug of a type or tag, or nil when it makes no collection.
     static func slug(for text: String) -> String? {
+        // Every page asks for the slugs of its product's type and tags: a catalog has few distinct
+        // ones, and Handle.slug (Unicode decomposition) was a thirtieth of a build.
+        if let known = knownSlugs.withLock({ $0[text] }) { return known.slug }
         let slug = Handle.slug(text)
         // A slug is one folder name under collections/: anything Handle would refuse stays out.
-        return Handle.isValid(slug) ? slug : nil
+        let result = Handle.isValid(slug) ? slug : nil
+        knownSlugs.withLock { known in
+            if known.count >= 100_000 { known.removeAll(keepingCapacity: true) }
+            known[text] = KnownSlug(slug: result)
+        }
+        return result
     }
+
+    private struct KnownSlug: Sendable {
+        var slug: String?
+    }
+
+    private static let knownSlugs = Mutex<[String: KnownSlug]>([:])
 
     /// Every collection of `products` (the published catalog), ordered by title then slug.
     static func gather(_ products: [Product]) -> [ProductCollection] {

@@ -313,15 +313,16 @@ final class ProductPageRenderer: @unchecked Sendable {
         let path = PageModels.productPath(product)
         let title = product.seoTitle.isEmpty ? product.title : product.seoTitle
         let trail = models.trail(for: product, collections: collections)
-        var page = models.page(title: title, description: models.description(of: product), path: path)
+        let text = PlainText.fromHTML(product.bodyHTML)
+        var page = models.page(title: title, description: models.description(of: product, text: text), path: path)
         if let image = product.images.first.flatMap({ models.urls.image($0.src) }) { page["image"] = image }
         do {
-            page["structuredData"] = try StructuredData.productPage(product, trail: trail, currency: currency, urls: models.urls)
+            page["structuredData"] = try StructuredData.productPage(product, description: text, trail: trail, currency: currency, urls: models.urls)
         } catch {
             throw BuildError(.render, file: path, "cannot write the product's JSON-LD: \(error)")
         }
         let html = try theme.render(models.context(
-            page: page, extra: ["product": models.product(product), "breadcrumbs": models.breadcrumbs(trail)]), template: "product")
+            page: page, extra: ["product": models.product(product, text: text), "breadcrumbs": models.breadcrumbs(trail)]), template: "product")
         return RenderedPage(path: path, html: html, precompress: precompress)
     }
 }

@@ -44,9 +44,9 @@ struct Crumb {
 /// `\u003c` means the same character, so a title holding "</script>" cannot end the element (nor
 /// open a comment with "<!--"). JSONEncoder did the same job at a tenth of a build's time.
 enum StructuredData {
-    static func productPage(_ product: Product, trail: [Crumb], currency: Currency, urls: SiteURLs) throws -> String {
+    /// `description` is the product's body as plain text.
+    static func productPage(_ product: Product, description: String, trail: [Crumb], currency: Currency, urls: SiteURLs) throws -> String {
         let url = urls.encoded(PageModels.productPath(product))
-        let description = PlainText.fromHTML(product.bodyHTML)
         let images = product.images.compactMap { urls.image($0.src) }
         var json = ScriptSafeJSON()
         json.raw("[{\"@context\":\"https://schema.org\",\"@type\":\"Product\",\"name\":")
