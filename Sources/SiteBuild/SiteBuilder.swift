@@ -146,6 +146,23 @@ public struct SiteBuilder {
                 step()
             }
 
+            // The feeds are large (the Merchant Center feed of 10,000 products is 30 MB) and need
+            // nothing but the catalog: they render beside the pages, each on its own task, and
+            // are written when the pages are done.
+            let feedWork = FeedWork(products: products, config: config, urls: models.urls, prices: models.prices, day: day,
+                                    indexable: plan.indexable, sitemapLimit: sitemapLimit, precompress: config.precompress)
+            let feedKinds = Set(toRender.compactMap { planned -> FeedWork.Kind? in
+                switch planned.work {
+                case .sitemap: .sitemap
+                case .atom: .atom
+                case .merchant: .merchant
+                case .search: .search
+                default: nil
+                }
+            })
+            let feeds = Task { try await feedWork.render(feedKinds) }
+            defer { feeds.cancel() }
+
             // Product pages, the bulk of a build, render on every core: a window of pages at a time,
             // split between the workers, then written in order. Memory holds one window, never the site.
             let workers = max(1, jobs)
@@ -194,7 +211,6 @@ public struct SiteBuilder {
             }
             clock.lap("collection pages")
 
-            var sitemapFiles: [Sitemap.File]?
             for planned in toRender {
                 switch planned.work {
                 case .product, .listing:
@@ -216,28 +232,17 @@ public struct SiteBuilder {
                 case .notFound:
                     try write(planned, theme.render(models.context(
                         page: models.page(title: "Page not found", description: "", path: "/404.html")), template: "404"))
-                case .sitemap:
-                    if sitemapFiles == nil {
-                        sitemapFiles = Sitemap.files(pagePaths: plan.indexable, lastModified: day.date, urls: models.urls, limit: sitemapLimit)
+                case .sitemap, .atom, .merchant, .search:
+                    guard let page = try await feeds.value[planned.path] else {
+                        throw BuildError(.plan, file: planned.path, "the plan and the feeds rendered disagree")
                     }
-                    guard let file = sitemapFiles?.first(where: { $0.path == planned.path }) else {
-                        throw BuildError(.plan, file: planned.path, "the sitemap plan and its files disagree")
+                    try page.html.withUnsafeBytes {
+                        try tree.write(planned.path, digest: planned.digest, bytes: $0, compressed: page.compressed)
                     }
-                    try write(planned, file.xml)
+                    rendered.append(planned.path)
+                    step()
                 case .robots:
                     try write(planned, Sitemap.robots(urls: models.urls))
-                case .atom:
-                    try write(planned, AtomFeed.xml(products: products, config: config, urls: models.urls, updated: day.timestamp))
-                case .merchant:
-                    try write(planned, MerchantFeed.xml(products: products, config: config, urls: models.urls))
-                case .search:
-                    do {
-                        try write(planned, SearchIndex.json(products: products, prices: models.prices))
-                    } catch let error as BuildError {
-                        throw error
-                    } catch {
-                        throw BuildError(.render, file: SearchIndex.path, "cannot be encoded: \(error)")
-                    }
                 case .staticFile(let source, let relative):
                     if let contents = assets.fingerprinted[relative] {
                         try contents.bytes.withUnsafeBytes { try tree.write(planned.path, digest: planned.digest, bytes: $0) }
@@ -453,5 +458,55 @@ final class CardRenderer: @unchecked Sendable {
             cards[product.handle] = card
         }
         return cards
+    }
+}
+
+/// The feeds and sitemaps of a build, rendered off the page workers: each kind on a task of its own.
+struct FeedWork: Sendable {
+    enum Kind: Hashable, Sendable { case sitemap, atom, merchant, search }
+
+    let products: [Product]
+    let config: SiteConfig
+    let urls: SiteURLs
+    let prices: PriceFormatter
+    let day: BuildDay
+    let indexable: [String]
+    let sitemapLimit: Int
+    let precompress: Bool
+
+    /// Output path -> the file (and its .gz, made on the same task), for the kinds asked for.
+    func render(_ kinds: Set<Kind>) async throws -> [String: RenderedPage] {
+        try await withThrowingTaskGroup(of: [String: RenderedPage].self) { group in
+            for kind in kinds {
+                group.addTask {
+                    var pages: [String: RenderedPage] = [:]
+                    for (path, text) in try render(kind) { pages[path] = RenderedPage(path: path, html: text, precompress: precompress) }
+                    return pages
+                }
+            }
+            var texts: [String: RenderedPage] = [:]
+            for try await part in group { texts.merge(part) { first, _ in first } }
+            return texts
+        }
+    }
+
+    func render(_ kind: Kind) throws -> [String: String] {
+        switch kind {
+        case .sitemap:
+            let files = Sitemap.files(pagePaths: indexable, lastModified: day.date, urls: urls, limit: sitemapLimit)
+            return Dictionary(files.map { ($0.path, $0.xml) }, uniquingKeysWith: { first, _ in first })
+        case .atom:
+            return [AtomFeed.path: AtomFeed.xml(products: products, config: config, urls: urls, updated: day.timestamp)]
+        case .merchant:
+            return [MerchantFeed.path: MerchantFeed.xml(products: products, config: config, urls: urls)]
+        case .search:
+            do {
+                return [SearchIndex.path: try SearchIndex.json(products: products, prices: prices)]
+            } catch let error as BuildError {
+                throw error
+            } catch {
+                throw BuildError(.render, file: SearchIndex.path, "cannot be encoded: \(error)")
+            }
+        }
     }
 }

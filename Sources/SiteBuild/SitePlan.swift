@@ -92,17 +92,10 @@ struct SitePlan {
         }
 
         // Each product's own digest, which every output showing it takes in.
-        var productDigests: [String] = []
-        productDigests.reserveCapacity(products.count)
+        let productDigests = Self.digests(of: products)
         var byHandle: [String: String] = [:]
         byHandle.reserveCapacity(products.count)
-        for product in products {
-            var digest = InputDigest("product")
-            digest.add(product)
-            let text = digest.finish()
-            productDigests.append(text)
-            byHandle[product.handle] = text
-        }
+        for (product, digest) in zip(products, productDigests) { byHandle[product.handle] = digest }
         let collectionsBySlug = Dictionary(collections.map { ($0.slug, $0) }, uniquingKeysWith: { first, _ in first })
 
         try add("index.html", digest("home") { digest in
@@ -202,6 +195,32 @@ struct SitePlan {
             }
             try add(target, digest.finish(), .staticFile(source: source, relative: relative), page: nil, from: source)
         }
+    }
+
+    /// Each product's digest, worked out on every core (a no-op build is mostly this and the catalog read).
+    static func digests(of products: [Product]) -> [String] {
+        let results = UnsafeMutableBufferPointer<String>.allocate(capacity: products.count)
+        results.initialize(repeating: "")
+        defer {
+            results.deinitialize()
+            results.deallocate()
+        }
+        let output = DigestSlots(results)
+        let chunk = 256
+        DispatchQueue.concurrentPerform(iterations: (products.count + chunk - 1) / chunk) { part in
+            for index in (part * chunk)..<min(products.count, (part + 1) * chunk) {
+                var digest = InputDigest("product")
+                digest.add(products[index])
+                output.slots[index] = digest.finish()
+            }
+        }
+        return Array(results)
+    }
+
+    /// Distinct workers write distinct slots of one preallocated buffer.
+    private final class DigestSlots: @unchecked Sendable {
+        let slots: UnsafeMutableBufferPointer<String>
+        init(_ slots: UnsafeMutableBufferPointer<String>) { self.slots = slots }
     }
 
     private mutating func add(_ path: String, _ digest: String, _ work: OutputWork, page: String?, from owner: String) throws {

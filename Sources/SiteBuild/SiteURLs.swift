@@ -3,7 +3,7 @@ import ShopCore
 
 /// Absolute addresses of the shop's pages and images, for whatever leaves the site: canonical
 /// links, Open Graph, JSON-LD, sitemaps and feeds. Links inside pages stay root-relative.
-struct SiteURLs {
+struct SiteURLs: Sendable {
     /// The published site's address, ending in "/".
     let base: String
     /// Path characters that may stand in a URL as they are. "%" stays, so an image path that is
@@ -62,7 +62,7 @@ struct SiteURLs {
 /// The Product model carries no modification time, so every URL gets the build's day. A day and
 /// not an instant: two builds of the same catalog on the same day (SQLite and PostgreSQL, say)
 /// are byte for byte the same.
-struct BuildDay {
+struct BuildDay: Sendable {
     let year: Int
     /// "2026-03-14", in UTC.
     let date: String
