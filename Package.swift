@@ -35,6 +35,17 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // System calls Swift's Glibc module does not import (renameat2 for the atomic publish).
         .target(name: "CSystemCalls"),
+        // The image codecs over Debian's libjpeg-turbo, libpng, libwebp and Little CMS (liblcms2-dev):
+        // longjmp error handling caught in C, and the pixel loops. -O2 even in debug builds, where
+        // unoptimised resize loops would make every test and development build crawl.
+        .target(
+            name: "CImageCodecs",
+            cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [
+                .linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp"),
+                .linkedLibrary("lcms2"), .linkedLibrary("m"),
+            ]
+        ),
         .target(
             name: "ShopCore",
             dependencies: ["CLibXML2", .product(name: "Yams", package: "Yams")]
