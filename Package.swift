@@ -61,6 +61,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Responsive WebP sets from local and remote product images (issue 5).
+        .target(
+            name: "ShopImages",
+            dependencies: [
+                "ShopCore", "CImageCodecs",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "ShopImport",
             dependencies: ["ShopCore", "ShopStore"]
