@@ -129,6 +129,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(
+            name: "ShopImagesTests",
+            dependencies: [
+                "ShopImages", "ShopCore", "CImageCodecs",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "ShopImportTests", dependencies: ["ShopImport", "ShopStore", "ShopCore"]),
         .testTarget(name: "SiteBuildTests", dependencies: ["SiteBuild", "ShopStore", "ShopImport", "ShopCore", "ShopTestSupport"]),
         .testTarget(
