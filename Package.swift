@@ -134,6 +134,7 @@ let package = Package(
             dependencies: [
                 "ShopImages", "ShopCore", "CImageCodecs",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["Fixtures"]
