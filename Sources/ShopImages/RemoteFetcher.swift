@@ -175,7 +175,7 @@ final class RemoteFetcher: Sendable {
                     }
                     guard NIODeadline.now() < deadline else { break }
                     do {
-                        switch try await request(url: current, previous: previous?.meta, deadline: deadline) {
+                        switch try await requestWithinDeadline(url: current, previous: previous?.meta, deadline: deadline) {
                         case .body(let bytes, let etag, let lastModified):
                             store(reference, bytes: bytes, etag: etag, lastModified: lastModified)
                             return Fetched(bytes: bytes, stale: false)
@@ -199,6 +199,7 @@ final class RemoteFetcher: Sendable {
                     }
                     tries += 1
                 }
+                if lastFailure.message.contains("deadline") { throw lastFailure }
                 if NIODeadline.now() >= deadline || lastFailure.message == "no attempt was made" {
                     throw FetchFailure(message: "gave up at the \(settings.deadlineMs) ms deadline (last: \(lastFailure.message))", retryable: true)
                 }
@@ -220,6 +221,24 @@ final class RemoteFetcher: Sendable {
         case body([UInt8], etag: String?, lastModified: String?)
         case notModified
         case redirect(String)
+    }
+
+    /// The request raced against the deadline: a body that trickles in, a byte now and then,
+    /// never trips the read timeout, so the deadline cancels it.
+    private func requestWithinDeadline(url: URL, previous: CacheMeta?, deadline: NIODeadline) async throws -> Answer {
+        try await withThrowingTaskGroup(of: Answer?.self) { group in
+            group.addTask { try await self.request(url: url, previous: previous, deadline: deadline) }
+            group.addTask {
+                let remaining = (deadline - .now()).nanoseconds
+                if remaining > 0 { try await Task.sleep(nanoseconds: UInt64(remaining)) }
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let answer = first else {
+                throw FetchFailure(message: "did not finish by the \(settings.deadlineMs) ms deadline", retryable: true)
+            }
+            return answer
+        }
     }
 
     private func request(url: URL, previous: CacheMeta?, deadline: NIODeadline) async throws -> Answer {
@@ -244,6 +263,10 @@ final class RemoteFetcher: Sendable {
                         throw FetchFailure(message: "is more than the \(settings.maxBytes) bytes allowed (images.fetch.maxBytes)", retryable: false)
                     }
                     bytes.append(contentsOf: chunk.readableBytesView)
+                    // A body that trickles in never trips the read timeout: the deadline ends it.
+                    guard NIODeadline.now() < deadline else {
+                        throw FetchFailure(message: "was still arriving at the \(settings.deadlineMs) ms deadline", retryable: false)
+                    }
                 }
                 return .body(bytes, etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"))
             case 304:

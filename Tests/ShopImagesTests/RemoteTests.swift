@@ -67,6 +67,22 @@ struct RemoteTests {
         #expect(try await cdn.requests("marigold.jpg") == 1)
     }
 
+    @Test("A body that trickles in slower than the deadline allows ends in a placeholder")
+    func tricklingBody() async throws {
+        let cdn = try StandInCDN(["--kbps", "16"])  // bird-lamp.jpg (281 KiB) would take about 18 s
+        defer { cdn.stop() }
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        // A long read timeout, so that only the deadline can end it (the CDN pauses between 64 KiB chunks).
+        let config = try scratch.config(Self.fastFetch.map {
+            $0.contains("deadlineMs") ? "    deadlineMs: 1500" : $0.contains("readTimeoutMs") ? "    readTimeoutMs: 10000" : $0
+        })
+        let report = try await ImagePipeline.prepare(
+            sources: [ImageSource(cdn.url("bird-lamp.jpg"))], config: config, outputDirectory: scratch.publicDirectory)
+        #expect(report.failed == 1)
+        #expect(report.warnings.first?.message.contains("deadline") == true, "\(report.warnings)")
+    }
+
     @Test("With the CDN down, or offline, a second build uses the cache; an uncached source is a warning")
     func cdnDownAndOffline() async throws {
         let cdn = try StandInCDN()
