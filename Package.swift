@@ -35,6 +35,17 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // System calls Swift's Glibc module does not import (renameat2 for the atomic publish).
         .target(name: "CSystemCalls"),
+        // The image codecs over Debian's libjpeg-turbo, libpng, libwebp and Little CMS (liblcms2-dev):
+        // longjmp error handling caught in C, and the pixel loops. -O2 even in debug builds, where
+        // unoptimised resize loops would make every test and development build crawl.
+        .target(
+            name: "CImageCodecs",
+            cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [
+                .linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp"),
+                .linkedLibrary("lcms2"), .linkedLibrary("m"),
+            ]
+        ),
         .target(
             name: "ShopCore",
             dependencies: ["CLibXML2", .product(name: "Yams", package: "Yams")]
@@ -47,6 +58,17 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Responsive WebP sets from local and remote product images (issue 5).
+        .target(
+            name: "ShopImages",
+            dependencies: [
+                "ShopCore", "CImageCodecs",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -106,6 +128,16 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "ShopImagesTests",
+            dependencies: [
+                "ShopImages", "ShopCore", "CImageCodecs",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            exclude: ["Fixtures"]
         ),
         .testTarget(name: "ShopImportTests", dependencies: ["ShopImport", "ShopStore", "ShopCore"]),
         .testTarget(name: "SiteBuildTests", dependencies: ["SiteBuild", "ShopStore", "ShopImport", "ShopCore", "ShopTestSupport"],

@@ -31,9 +31,27 @@ public struct SiteConfig: Sendable {
     /// The file this came from, for messages.
     public var sourceFile: String
 
+    /// `images:` in site.yml: the responsive sets and how remote sources are fetched.
     public struct ImageSettings: Sendable, Equatable {
         public var widths: [Int]
         public static let defaultWidths = [320, 640, 1024, 1600]
+        /// WebP and fallback JPEG quality (1-100) and WebP method (0 fast ... 6 small).
+        public var quality = 80
+        public var method = 4
+        public var fallbackWidth = 1024
+        /// Outside public/, so a clean publish keeps it: decoded results and fetched sources.
+        public var cacheDir = ".ishop/images"
+        /// Decompression-bomb guard, checked from the header before any pixel is allocated.
+        public var maxPixels = 50_000_000
+        public var connectTimeoutMs = 5_000
+        public var readTimeoutMs = 10_000
+        /// For one source, all attempts and back-off included.
+        public var deadlineMs = 30_000
+        public var retries = 2
+        public var perHostConcurrency = 4
+        public var maxBytes = 25_000_000
+        /// Private, loopback or link-local hosts (names or addresses) that may be fetched all the same.
+        public var allowedPrivateHosts: [String] = []
     }
 
     /// The BCP 47 language of pages ("en" from "en_GB"), for `<html lang>`.
@@ -139,6 +157,26 @@ extension SiteConfig {
                 }
                 images.widths = Array(Set(widths)).sorted()
             }
+            func bounded(_ map: YAMLMapping, _ key: String, _ range: ClosedRange<Int>, _ value: inout Int) throws {
+                guard let found = try map.int(key) else { return }
+                guard range.contains(found) else { throw map.invalid(key, "must be between \(range.lowerBound) and \(range.upperBound), found \(found)") }
+                value = found
+            }
+            try bounded(imageMap, "quality", 1...100, &images.quality)
+            try bounded(imageMap, "method", 0...6, &images.method)
+            try bounded(imageMap, "fallbackWidth", 16...8192, &images.fallbackWidth)
+            try bounded(imageMap, "maxPixels", 1...1_000_000_000, &images.maxPixels)
+            if let cacheDir = try nonEmptyPath(imageMap, "cacheDir") { images.cacheDir = cacheDir }
+            if let fetch = try imageMap.mapping("fetch") {
+                try bounded(fetch, "connectTimeoutMs", 1...600_000, &images.connectTimeoutMs)
+                try bounded(fetch, "readTimeoutMs", 1...600_000, &images.readTimeoutMs)
+                try bounded(fetch, "deadlineMs", 1...3_600_000, &images.deadlineMs)
+                try bounded(fetch, "retries", 0...10, &images.retries)
+                try bounded(fetch, "perHostConcurrency", 1...64, &images.perHostConcurrency)
+                try bounded(fetch, "maxBytes", 1...1_000_000_000, &images.maxBytes)
+                if let hosts = try fetch.strings("allowedPrivateHosts") { images.allowedPrivateHosts = hosts }
+                try fetch.rejectUnknownKeys()
+            }
             try imageMap.rejectUnknownKeys()
         }
 
@@ -181,6 +219,11 @@ extension SiteConfig {
         if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadNoSuchFileError { return "no such file" }
         return ns.localizedDescription
     }
+}
+
+extension SiteConfig.ImageSettings {
+    /// Every setting at its default (what an `images:`-less site.yml gives).
+    public init() { self.init(widths: Self.defaultWidths) }
 }
 
 extension RuntimeSettings {

@@ -1,0 +1,321 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import ShopCore
+
+/// Why a remote source could not be had; the message is what the build summary shows.
+struct FetchFailure: Error, CustomStringConvertible {
+    var message: String
+    /// Worth another attempt (timeouts, dropped connections, 5xx, 429).
+    var retryable: Bool
+    var description: String { message }
+}
+
+/// A semaphore for async code: at most `limit` holders at a time, waiters served in order.
+actor AsyncLimiter {
+    let limit: Int
+    private var running = 0
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { self.limit = max(1, limit) }
+
+    func acquire() async {
+        if running < limit {
+            running += 1
+            return
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            waiters.append(continuation)
+        }
+    }
+
+    /// Hands the slot straight to the next waiter, so `running` never dips and rises again.
+    func release() {
+        if waiters.isEmpty {
+            running -= 1
+        } else {
+            waiters.removeFirst().resume()
+        }
+    }
+
+    func run<T: Sendable>(_ work: @Sendable () async throws -> T) async rethrows -> T {
+        await acquire()
+        defer { release() }
+        return try await work()
+    }
+}
+
+/// One limiter per host, made on first use.
+actor HostLimiters {
+    private let limit: Int
+    private var limiters: [String: AsyncLimiter] = [:]
+    init(limit: Int) { self.limit = limit }
+    func limiter(for host: String) -> AsyncLimiter {
+        if let existing = limiters[host] { return existing }
+        let made = AsyncLimiter(limit: limit)
+        limiters[host] = made
+        return made
+    }
+}
+
+/// Fetches product images at build time: timeouts, a deadline, retries with back-off and
+/// jitter, a per-host limit, a body cap, an on-disk cache revalidated with ETag/Last-Modified,
+/// offline mode, and no private addresses unless site.yml allows them.
+final class RemoteFetcher: Sendable {
+    struct Fetched {
+        var bytes: [UInt8]
+        /// Served from the on-disk cache because the origin failed or we are offline.
+        var stale: Bool
+        /// The origin answered 304 Not Modified: the cached copy is current.
+        var revalidated = false
+    }
+
+    private struct CacheMeta: Codable {
+        var url: String
+        var etag: String?
+        var lastModified: String?
+    }
+
+    let settings: SiteConfig.ImageSettings
+    let cacheDirectory: String
+    let offline: Bool
+    let logger: Logger
+    private let client: HTTPClient
+    private let hosts: HostLimiters
+    /// Exponential back-off starts here (then 2x, 4x, ... with jitter), always within the deadline.
+    static let backoffBase: Double = 0.2
+
+    init(settings: SiteConfig.ImageSettings, cacheDirectory: String, offline: Bool, logger: Logger) {
+        self.settings = settings
+        self.cacheDirectory = cacheDirectory
+        self.offline = offline
+        self.logger = logger
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(
+            connect: .milliseconds(Int64(settings.connectTimeoutMs)), read: .milliseconds(Int64(settings.readTimeoutMs)))
+        // Redirects are followed by hand, so that every hop's address is checked.
+        configuration.redirectConfiguration = .disallow
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = settings.perHostConcurrency
+        configuration.decompression = .disabled
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        hosts = HostLimiters(limit: settings.perHostConcurrency)
+    }
+
+    func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    private func cachePaths(_ reference: String) -> (body: String, meta: String) {
+        let digest = SHA256.hash(data: Data(reference.utf8)).map { String(format: "%02x", $0) }.joined()
+        let base = cacheDirectory + "/" + digest
+        return (base + ".body", base + ".json")
+    }
+
+    private func cached(_ reference: String) -> (bytes: [UInt8], meta: CacheMeta)? {
+        let paths = cachePaths(reference)
+        guard let body = FileManager.default.contents(atPath: paths.body),
+              let metaData = FileManager.default.contents(atPath: paths.meta),
+              let meta = try? JSONDecoder().decode(CacheMeta.self, from: metaData), meta.url == reference
+        else { return nil }
+        return ([UInt8](body), meta)
+    }
+
+    private func store(_ reference: String, bytes: [UInt8], etag: String?, lastModified: String?) {
+        let paths = cachePaths(reference)
+        let meta = CacheMeta(url: reference, etag: etag, lastModified: lastModified)
+        do {
+            try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
+            // The body first, then the meta that vouches for it: a crash between leaves no pair.
+            try Data(bytes).write(to: URL(fileURLWithPath: paths.body), options: .atomic)
+            try JSONEncoder().encode(meta).write(to: URL(fileURLWithPath: paths.meta), options: .atomic)
+        } catch {
+            logger.warning("cannot cache \(reference): \(error)")
+        }
+    }
+
+    /// The cache files of every reference in `kept`; anything else in the cache folder is stale.
+    func cacheFiles(for kept: [String]) -> Set<String> {
+        var names = Set<String>()
+        for reference in kept {
+            let paths = cachePaths(reference)
+            names.insert((paths.body as NSString).lastPathComponent)
+            names.insert((paths.meta as NSString).lastPathComponent)
+        }
+        return names
+    }
+
+    func fetch(_ reference: String) async throws -> Fetched {
+        guard let url = URL(string: reference), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = url.host, !host.isEmpty
+        else { throw FetchFailure(message: "is not an http(s) URL", retryable: false) }
+        let previous = cached(reference)
+        if offline {
+            if let previous { return Fetched(bytes: previous.bytes, stale: true) }
+            throw FetchFailure(message: "is not in the image cache and the build is offline", retryable: false)
+        }
+        let deadline = NIODeadline.now() + .milliseconds(Int64(settings.deadlineMs))
+        do {
+            try await checkAddress(host: host)
+            let limiter = await hosts.limiter(for: host.lowercased())
+            return try await limiter.run {
+                var lastFailure = FetchFailure(message: "no attempt was made", retryable: false)
+                var redirects = 0
+                var tries = 0
+                var current = url
+                while tries <= settings.retries {
+                    if tries > 0 {
+                        // Full jitter over an exponential window, so a recovering CDN is not hit in step.
+                        let window = Self.backoffBase * pow(2, Double(tries - 1))
+                        let delay = Double.random(in: window / 2...window)
+                        let remaining = Double((deadline - .now()).nanoseconds) / 1e9
+                        guard remaining > delay else { break }
+                        try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+                    }
+                    guard NIODeadline.now() < deadline else { break }
+                    do {
+                        switch try await requestWithinDeadline(url: current, previous: previous?.meta, deadline: deadline) {
+                        case .body(let bytes, let etag, let lastModified):
+                            store(reference, bytes: bytes, etag: etag, lastModified: lastModified)
+                            return Fetched(bytes: bytes, stale: false)
+                        case .notModified:
+                            if let previous { return Fetched(bytes: previous.bytes, stale: false, revalidated: true) }
+                            throw FetchFailure(message: "answered 304 Not Modified to an unconditional request", retryable: false)
+                        case .redirect(let location):
+                            redirects += 1
+                            guard redirects <= 5 else { throw FetchFailure(message: "redirects more than 5 times", retryable: false) }
+                            guard let next = URL(string: location, relativeTo: current)?.absoluteURL,
+                                  let nextScheme = next.scheme?.lowercased(), nextScheme == "http" || nextScheme == "https",
+                                  let nextHost = next.host
+                            else { throw FetchFailure(message: "redirects to an unusable location \"\(location)\"", retryable: false) }
+                            try await checkAddress(host: nextHost)
+                            current = next
+                            continue  // a redirect is not a failed attempt
+                        }
+                    } catch let failure as FetchFailure {
+                        lastFailure = failure
+                        guard failure.retryable else { throw failure }
+                    }
+                    tries += 1
+                }
+                if lastFailure.message.contains("deadline") { throw lastFailure }
+                if NIODeadline.now() >= deadline || lastFailure.message == "no attempt was made" {
+                    throw FetchFailure(message: "gave up at the \(settings.deadlineMs) ms deadline (last: \(lastFailure.message))", retryable: true)
+                }
+                throw FetchFailure(message: "\(lastFailure.message) after \(settings.retries + 1) attempts", retryable: true)
+            }
+        } catch let failure as FetchFailure {
+            // The origin failing is no reason to lose a picture we already have.
+            if let previous, failure.retryable {
+                logger.notice("\(reference): \(failure.message); using the cached copy")
+                return Fetched(bytes: previous.bytes, stale: true)
+            }
+            throw failure
+        } catch {
+            throw FetchFailure(message: "\(error)", retryable: false)
+        }
+    }
+
+    private enum Answer {
+        case body([UInt8], etag: String?, lastModified: String?)
+        case notModified
+        case redirect(String)
+    }
+
+    /// The request raced against the deadline: a body that trickles in, a byte now and then,
+    /// never trips the read timeout, so the deadline cancels it.
+    private func requestWithinDeadline(url: URL, previous: CacheMeta?, deadline: NIODeadline) async throws -> Answer {
+        try await withThrowingTaskGroup(of: Answer?.self) { group in
+            group.addTask { try await self.request(url: url, previous: previous, deadline: deadline) }
+            group.addTask {
+                let remaining = (deadline - .now()).nanoseconds
+                if remaining > 0 { try await Task.sleep(nanoseconds: UInt64(remaining)) }
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let answer = first else {
+                throw FetchFailure(message: "did not finish by the \(settings.deadlineMs) ms deadline", retryable: true)
+            }
+            return answer
+        }
+    }
+
+    private func request(url: URL, previous: CacheMeta?, deadline: NIODeadline) async throws -> Answer {
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.headers.add(name: "User-Agent", value: "ishop-image-fetch")
+        request.headers.add(name: "Accept", value: "image/jpeg, image/png, image/*;q=0.8")
+        if let previous {
+            if let etag = previous.etag { request.headers.add(name: "If-None-Match", value: etag) }
+            if let lastModified = previous.lastModified { request.headers.add(name: "If-Modified-Since", value: lastModified) }
+        }
+        do {
+            let response = try await client.execute(request, deadline: deadline, logger: logger)
+            let status = Int(response.status.code)
+            switch status {
+            case 200:
+                if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length > settings.maxBytes {
+                    throw FetchFailure(message: "is \(length) bytes, more than the \(settings.maxBytes) allowed (images.fetch.maxBytes)", retryable: false)
+                }
+                var bytes: [UInt8] = []
+                for try await chunk in response.body {
+                    guard bytes.count + chunk.readableBytes <= settings.maxBytes else {
+                        throw FetchFailure(message: "is more than the \(settings.maxBytes) bytes allowed (images.fetch.maxBytes)", retryable: false)
+                    }
+                    bytes.append(contentsOf: chunk.readableBytesView)
+                    // A body that trickles in never trips the read timeout: the deadline ends it.
+                    guard NIODeadline.now() < deadline else {
+                        throw FetchFailure(message: "was still arriving at the \(settings.deadlineMs) ms deadline", retryable: false)
+                    }
+                }
+                return .body(bytes, etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"))
+            case 304:
+                return .notModified
+            case 301, 302, 303, 307, 308:
+                guard let location = response.headers.first(name: "Location") else {
+                    throw FetchFailure(message: "answered \(status) without a Location", retryable: false)
+                }
+                return .redirect(location)
+            case 429, 500...599:
+                throw FetchFailure(message: "answered HTTP \(status)", retryable: true)
+            default:
+                throw FetchFailure(message: "answered HTTP \(status)", retryable: false)
+            }
+        } catch let failure as FetchFailure {
+            throw failure
+        } catch let error as HTTPClientError {
+            let retryable = error != .cancelled
+            throw FetchFailure(message: Self.describe(error), retryable: retryable)
+        } catch {
+            // Refused or reset connections, DNS hiccups: the network's problem, worth retrying.
+            throw FetchFailure(message: "\(error)", retryable: true)
+        }
+    }
+
+    static func describe(_ error: HTTPClientError) -> String {
+        switch error {
+        case .connectTimeout: "connect timed out"
+        case .readTimeout: "read timed out"
+        case .deadlineExceeded: "did not answer before the deadline"
+        case .remoteConnectionClosed: "closed the connection"
+        default: "\(error)"
+        }
+    }
+
+    /// Refuses private, loopback, link-local and other non-public addresses, by name or by what
+    /// the name resolves to, unless the host or address is listed in allowedPrivateHosts.
+    private func checkAddress(host: String) async throws {
+        let allowed = Set(settings.allowedPrivateHosts.map { $0.lowercased() })
+        let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if allowed.contains(name) { return }
+        let addresses = await withCheckedContinuation { (continuation: CheckedContinuation<[NetworkAddress], Never>) in
+            DispatchQueue.global().async { continuation.resume(returning: NetworkAddress.resolve(name)) }
+        }
+        guard !addresses.isEmpty else { throw FetchFailure(message: "host \(host) cannot be resolved", retryable: true) }
+        for address in addresses where !address.isPublic && !allowed.contains(address.text) {
+            throw FetchFailure(
+                message: "refused: \(host) is a private, loopback or link-local address (\(address.text)); list it in images.fetch.allowedPrivateHosts to allow it",
+                retryable: false)
+        }
+    }
+}

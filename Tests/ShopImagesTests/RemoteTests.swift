@@ -1,0 +1,156 @@
+import Foundation
+import Logging
+import ShopCore
+import Testing
+@testable import ShopImages
+
+/// Against the real stand-in CDN (../shared/bench/cdn.py) on 127.0.0.1. Short timeouts keep the
+/// tests quick; nothing asserts on elapsed time, only on outcomes and the CDN's request counts.
+@Suite("Remote sources")
+struct RemoteTests {
+    static let fastFetch = [
+        "  widths: [64]", "  fallbackWidth: 64",
+        "  fetch:", "    connectTimeoutMs: 1000", "    readTimeoutMs: 400", "    deadlineMs: 5000",
+        "    retries: 2", "    allowedPrivateHosts: [127.0.0.1]",
+    ]
+
+    func makeFetcher(_ config: SiteConfig, offline: Bool = false) -> RemoteFetcher {
+        RemoteFetcher(settings: config.images, cacheDirectory: config.resolve("cache/remote"), offline: offline,
+                      logger: Logger(label: "test"))
+    }
+
+    @Test("A fetched source is cached and revalidated with its ETag (304)")
+    func revalidation() async throws {
+        let cdn = try StandInCDN()
+        defer { cdn.stop() }
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let config = try scratch.config(Self.fastFetch)
+        let fetcher = makeFetcher(config)
+        let first = try await fetcher.fetch(cdn.url("bird-lamp.jpg"))
+        let second = try await fetcher.fetch(cdn.url("bird-lamp.jpg"))
+        await fetcher.shutdown()
+        #expect(!first.revalidated && !first.stale)
+        #expect(second.revalidated)
+        #expect(second.bytes == first.bytes)
+        let original = try Paths.photo("bird-lamp.jpg")
+        #expect(first.bytes == original)
+        #expect(try await cdn.requests("bird-lamp.jpg") == 2)
+    }
+
+    @Test("Hanging, failing and missing sources end in placeholders and warnings; 503s are retried")
+    func misbehavingCDN() async throws {
+        let cdn = try StandInCDN(["--hang", "fig-*", "--500", "kite-sky.jpg", "--404", "marigold.jpg", "--fail-first", "2"])
+        defer { cdn.stop() }
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let config = try scratch.config(Self.fastFetch)
+        let sources = ["fig-bowl.jpg", "kite-sky.jpg", "marigold.jpg", "ladybird.jpg"].map { ImageSource(cdn.url($0), alt: $0) }
+        let report = try await ImagePipeline.prepare(sources: sources, config: config, outputDirectory: scratch.publicDirectory)
+
+        // --fail-first 2 answers 503 twice, then serves: two retries get it.
+        #expect(report.processed == 1)
+        #expect(report.sets[cdn.url("ladybird.jpg")]?.isPlaceholderOnly == false)
+        #expect(try await cdn.requests("ladybird.jpg") == 3)
+
+        #expect(report.failed == 3)
+        let messages = Dictionary(uniqueKeysWithValues: report.warnings.map { ($0.source, $0.message) })
+        #expect(messages[cdn.url("fig-bowl.jpg")]?.contains("timed out") == true, "\(messages)")
+        #expect(messages[cdn.url("kite-sky.jpg")]?.contains("HTTP 500") == true, "\(messages)")
+        #expect(messages[cdn.url("marigold.jpg")]?.contains("HTTP 404") == true, "\(messages)")
+        for name in ["fig-bowl.jpg", "kite-sky.jpg", "marigold.jpg"] {
+            #expect(report.sets[cdn.url(name)]?.isPlaceholderOnly == true)
+        }
+        // Hangs and 5xx are retried (1 + 2 retries); a 404 is final at once.
+        #expect(try await cdn.requests("fig-bowl.jpg") == 3)
+        #expect(try await cdn.requests("kite-sky.jpg") == 3)
+        #expect(try await cdn.requests("marigold.jpg") == 1)
+    }
+
+    @Test("A body that trickles in slower than the deadline allows ends in a placeholder")
+    func tricklingBody() async throws {
+        let cdn = try StandInCDN(["--kbps", "16"])  // bird-lamp.jpg (281 KiB) would take about 18 s
+        defer { cdn.stop() }
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        // A long read timeout, so that only the deadline can end it (the CDN pauses between 64 KiB chunks).
+        let config = try scratch.config(Self.fastFetch.map {
+            $0.contains("deadlineMs") ? "    deadlineMs: 1500" : $0.contains("readTimeoutMs") ? "    readTimeoutMs: 10000" : $0
+        })
+        let report = try await ImagePipeline.prepare(
+            sources: [ImageSource(cdn.url("bird-lamp.jpg"))], config: config, outputDirectory: scratch.publicDirectory)
+        #expect(report.failed == 1)
+        #expect(report.warnings.first?.message.contains("deadline") == true, "\(report.warnings)")
+    }
+
+    @Test("With the CDN down, or offline, a second build uses the cache; an uncached source is a warning")
+    func cdnDownAndOffline() async throws {
+        let cdn = try StandInCDN()
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let config = try scratch.config(Self.fastFetch)
+        let sources = [ImageSource(cdn.url("ladybird.jpg"))]
+        let cold = try await ImagePipeline.prepare(sources: sources, config: config, outputDirectory: scratch.publicDirectory)
+        #expect(cold.processed == 1)
+        cdn.stop()
+
+        let down = try await ImagePipeline.prepare(sources: sources, config: config, outputDirectory: scratch.publicDirectory)
+        #expect(down.failed == 0)
+        #expect(down.cached == 1 && down.processed == 0)
+        #expect(down.staleRemote == 1)
+
+        let offlineSources = sources + [ImageSource(cdn.url("never-fetched.jpg"))]
+        let offline = try await ImagePipeline.prepare(
+            sources: offlineSources, config: config, outputDirectory: scratch.publicDirectory, options: .init(offline: true, prune: false))
+        #expect(offline.cached == 1)
+        #expect(offline.failed == 1)
+        #expect(offline.warnings.first?.message.contains("offline") == true)
+    }
+
+    @Test("Private and loopback addresses are refused unless site.yml allows them")
+    func privateAddressesRefused() async throws {
+        let cdn = try StandInCDN()
+        defer { cdn.stop() }
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let config = try scratch.config(["  widths: [64]", "  fallbackWidth: 64"])
+        let sources = [cdn.url("ladybird.jpg"), "http://localhost:\(cdn.port)/photos/marigold.jpg",
+                       "http://169.254.169.254/latest/meta-data", "http://10.1.2.3/x.jpg", "ftp://example.com/x.jpg"]
+        let report = try await ImagePipeline.prepare(
+            sources: sources.map { ImageSource($0) }, config: config, outputDirectory: scratch.publicDirectory)
+        #expect(report.failed == sources.count)
+        for warning in report.warnings where !warning.source.hasPrefix("ftp:") {
+            #expect(warning.message.contains("refused"), "\(warning)")
+        }
+        #expect(report.warnings.first { $0.source.hasPrefix("ftp:") }?.message.contains("http") == true)
+        #expect(try await cdn.requests("ladybird.jpg") == 0)
+        #expect(try await cdn.requests("marigold.jpg") == 0)
+
+        #expect(NetworkAddress(bytes: [8, 8, 8, 8], text: "8.8.8.8").isPublic)
+        #expect(!NetworkAddress(bytes: [192, 168, 1, 1], text: "").isPublic)
+        #expect(!NetworkAddress(bytes: [172, 20, 0, 1], text: "").isPublic)
+        #expect(NetworkAddress(bytes: [172, 32, 0, 1], text: "").isPublic)
+        #expect(!NetworkAddress(bytes: Array(repeating: 0, count: 15) + [1], text: "::1").isPublic)
+        #expect(!NetworkAddress(bytes: [0xFE, 0x80] + Array(repeating: 0, count: 14), text: "").isPublic)
+        #expect(!NetworkAddress(bytes: Array(repeating: 0, count: 10) + [0xFF, 0xFF, 127, 0, 0, 1], text: "").isPublic)
+    }
+
+    @Test("A body over the size limit is refused, and strict mode fails the stage")
+    func oversizedAndStrict() async throws {
+        let cdn = try StandInCDN()
+        defer { cdn.stop() }
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let config = try scratch.config(Self.fastFetch + ["    maxBytes: 10000"])
+        let sources = [ImageSource(cdn.url("bird-lamp.jpg"))]
+        let report = try await ImagePipeline.prepare(sources: sources, config: config, outputDirectory: scratch.publicDirectory)
+        #expect(report.failed == 1)
+        #expect(report.warnings.first?.message.contains("more than the 10000") == true, "\(report.warnings)")
+        #expect(try await cdn.requests("bird-lamp.jpg") == 1)  // too large is final, not retried
+
+        await #expect(throws: ImagePipelineError.self) {
+            try await ImagePipeline.prepare(
+                sources: sources, config: config, outputDirectory: scratch.publicDirectory, options: .init(strict: true))
+        }
+    }
+}
