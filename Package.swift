@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "SiteBuild",
             dependencies: [
-                "ShopCore", "ShopStore", "CMarkGFM", "CSystemCalls", "CZlib",
+                "ShopCore", "ShopStore", "ShopImages", "CMarkGFM", "CSystemCalls", "CZlib",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
@@ -98,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "ishop",
             dependencies: [
-                "ShopCore", "ShopStore", "ShopImport", "SiteBuild", "ShopRuntime",
+                "ShopCore", "ShopStore", "ShopImport", "SiteBuild", "ShopRuntime", "ShopImages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -2,7 +2,7 @@
 /// A failed build never touches the site that is being served.
 public struct BuildError: Error, Equatable, CustomStringConvertible {
     public enum Stage: String, Sendable {
-        case config, catalog, content, theme, plan, render, write, publish
+        case config, catalog, content, theme, images, plan, render, write, publish
     }
 
     public var stage: Stage

@@ -9,7 +9,9 @@ enum MerchantFeed {
     static let maxTitleLength = 150
     static let maxDescriptionLength = 5000
 
-    static func xml(products: [Product], config: SiteConfig, urls: SiteURLs) -> String {
+    /// `imageURLs`: catalog source -> the shop's own copy, where the image stage made one.
+    static func xml(products: [Product], config: SiteConfig, urls: SiteURLs, imageURLs: [String: String] = [:]) -> String {
+        func imageURL(_ src: String) -> String? { imageURLs[src] ?? urls.image(src) }
         let currency = config.currency
         var xml = TextBuffer(capacity: products.count * 3000)
         xml.append("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:g=\"http://base.google.com/ns/1.0\">\n<channel>\n<title>")
@@ -24,7 +26,7 @@ enum MerchantFeed {
             let text = PlainText.oneLine(PlainText.fromHTML(product.bodyHTML))
             // Google requires a description; the title is better than losing the item.
             let description = XMLText.escaped(cut(text.isEmpty ? product.title : text, to: maxDescriptionLength))
-            let productImage = product.images.first.flatMap { urls.image($0.src) }
+            let productImage = product.images.first.flatMap { imageURL($0.src) }
             let group = XMLText.escaped(product.handle)
             let brand = product.vendor.isEmpty ? nil : XMLText.escaped(product.vendor)
             let type = product.productType.isEmpty ? nil : XMLText.escaped(product.productType)
@@ -42,7 +44,7 @@ enum MerchantFeed {
                 xml.append("</description>\n<link>")
                 xml.append(link)
                 xml.append("</link>\n")
-                let image = variant.imageSrc.isEmpty ? productImage : urls.image(variant.imageSrc) ?? productImage
+                let image = variant.imageSrc.isEmpty ? productImage : imageURL(variant.imageSrc) ?? productImage
                 if let image {
                     xml.append("<g:image_link>")
                     xml.appendXML(image)

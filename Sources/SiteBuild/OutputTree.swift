@@ -140,8 +140,8 @@ final class OutputTree {
         if let slash = relativePath.lastIndex(of: "/") {
             try ensureDirectory("\(stagingPath)/\(relativePath[..<slash])")
         }
-        guard link(old, new) == 0 else { return false }
-        if access(old + ".gz", F_OK) == 0, link(old + ".gz", new + ".gz") != 0 {
+        guard Glibc.link(old, new) == 0 else { return false }
+        if access(old + ".gz", F_OK) == 0, Glibc.link(old + ".gz", new + ".gz") != 0 {
             // A page without its .gz would make Nginx serve a stale one: render it instead.
             unlink(new)
             return false
@@ -188,6 +188,28 @@ final class OutputTree {
             throw BuildError(.write, file: source, "cannot be read")
         }
         try data.withUnsafeBytes { try write(relativePath, digest: digest, bytes: $0) }
+    }
+
+    /// Puts a file made elsewhere (an image in the image cache) into the tree: a hard link, or a
+    /// copy where the cache is on another file system.
+    func link(from source: String, to relativePath: String, digest: String) throws {
+        planned[relativePath] = digest
+        try removeFromSpare(relativePath)
+        if let slash = relativePath.lastIndex(of: "/") {
+            try ensureDirectory("\(stagingPath)/\(relativePath[..<slash])")
+        }
+        let target = "\(stagingPath)/\(relativePath)"
+        unlink(target)
+        if Glibc.link(source, target) != 0 {
+            guard let data = FileManager.default.contents(atPath: source) else {
+                throw BuildError(.write, file: source, "cannot be read")
+            }
+            try data.withUnsafeBytes { try Self.writeFile(at: target, bytes: $0) }
+        }
+        var status = stat()
+        if stat(target, &status) == 0 { bytesWritten += Int(status.st_size) }
+        filesWritten += 1
+        contents[relativePath] = digest
     }
 
     func isPlanned(_ relativePath: String) -> Bool {

@@ -1,5 +1,6 @@
 import Foundation
 import ShopCore
+import ShopImages
 
 /// Turns catalog values into the dictionaries templates see. The names here are the theme
 /// contract documented in docs/themes.md: change both together.
@@ -14,6 +15,12 @@ struct PageModels {
     let assets: [String: Any]
     /// `header` and `footer`, already rendered: ishop's own HTML, set once the theme has rendered them.
     var fragments: [String: Any] = [:]
+    /// Catalog image source -> its responsive set, from the image stage (empty with --no-images).
+    var imageSets: [String: ImageSet] = [:]
+
+    /// `sizes` for the pictures of a grid card and of a product page (the default theme's layout).
+    static let cardSizes = "(min-width: 60em) 25vw, 50vw"
+    static let productSizes = "(min-width: 60em) 50vw, 100vw"
 
     /// Below this many, a variant shows "Only N left".
     static let lowStockThreshold = 5
@@ -92,8 +99,27 @@ struct PageModels {
             "soldOut": product.isSoldOut,
         ]
         if let compareAt = cheapest?.compareAtCents, cheapest?.isOnSale == true { card["compareAt"] = prices.format(compareAt) }
-        if let image = product.images.first { card["image"] = ["src": text(image.src), "alt": altText(image, product)] }
+        if let image = product.images.first { card["image"] = picture(image, product, sizes: Self.cardSizes, eager: false) }
         return card
+    }
+
+    /// What the `picture` partial renders for a catalog image: its set's sizes, srcset, fallback
+    /// and placeholder, or (no set: --no-images) the catalog's source and the alt text alone.
+    func picture(_ image: ProductImage, _ product: Product, sizes: String, eager: Bool) -> [String: Any] {
+        let alt = altText(image, product)
+        guard let set = imageSets[image.src] else {
+            return ["src": text(image.src), "alt": alt, "eager": eager, "missing": true]
+        }
+        var data = set.templateData(prefix: "/", sizes: sizes, eager: eager)
+        data["alt"] = alt
+        return data
+    }
+
+    /// An image's absolute URL for what leaves the site (Open Graph, JSON-LD, feeds): the shop's
+    /// own fallback file when the image stage made one, else the catalog's source.
+    func imageURL(_ src: String) -> String? {
+        if let fallback = imageSets[src]?.fallback { return urls.page("/" + fallback.file) }
+        return urls.image(src)
     }
 
     func altText(_ image: ProductImage, _ product: Product) -> String {
@@ -113,7 +139,11 @@ struct PageModels {
         let body = product.bodyHTML
         model["bodyHTML"] = text(body.contains("<") || body.contains("&") ? HTMLSanitizer.sanitize(body) : body)
         model["images"] = product.images.enumerated().map { index, image -> [String: Any] in
-            ["src": text(image.src), "alt": altText(image, product), "position": image.position, "first": index == 0]
+            // The first picture is the page's largest paint: loaded at once, the rest lazily.
+            var entry = picture(image, product, sizes: Self.productSizes, eager: index == 0)
+            entry["position"] = image.position
+            entry["first"] = index == 0
+            return entry
         }
         model["optionNames"] = product.optionNames.map { text($0) }
         model["hasOptions"] = !product.optionNames.isEmpty

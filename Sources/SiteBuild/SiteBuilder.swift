@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ShopCore
+import ShopImages
 import ShopStore
 
 /// `ishop build`: catalog + content + theme -> a complete static site in the publish folder.
@@ -31,6 +32,16 @@ public struct SiteBuilder {
         public var compressedFiles = 0
         /// Outputs of the previous site that this one no longer has (an unpublished product's page).
         public var outputsRemoved = 0
+        /// Files of responsive image sets under img/ (the image stage: docs/images.md).
+        public var imageFiles = 0
+        /// Image sources made in this build, taken from the image cache, or turned into a placeholder.
+        public var imagesProcessed = 0
+        public var imagesCached = 0
+        public var imagesFailed = 0
+        /// Source bytes minus the largest WebP of each set: what shoppers no longer download.
+        public var imageBytesSaved = 0
+        /// One line per image source that could not be had ("source: why"); the page shows a placeholder.
+        public var imageWarnings: [String] = []
         /// Outputs rendered (or copied) in this build, relative paths in the order written.
         public var rendered: [String] = []
         /// Bytes written by this build (kept outputs are not written again).
@@ -57,6 +68,12 @@ public struct SiteBuilder {
     public var buildDate: Date?
     /// Pages rendered at once (`ishop build --jobs`); the number of cores by default.
     public var jobs = ProcessInfo.processInfo.activeProcessorCount
+    /// False (`--no-images`): pages use the catalog's image sources as they are, nothing is fetched.
+    public var processImages = true
+    /// `--offline` (remote images from the cache only) and `--strict` (a missing image fails the build).
+    public var imageOptions = ImagePipeline.Options()
+    /// Called as image sources are done (done, total), from the image workers.
+    public var imageProgress: (@Sendable (Int, Int) -> Void)?
 
     public init(config: SiteConfig, store: any Store, logger: Logger = Logger(label: "ishop.build")) {
         self.config = config
@@ -105,17 +122,21 @@ public struct SiteBuilder {
         models.fragments = ["header": header, "footer": footer]
         clock.lap("content and theme")
 
+        let images = try await prepareImages(products: products, theme: theme)
+        models.imageSets = images.sets
+        clock.lap("images")
+
         let plan = try SitePlan(
             products: products, collections: collections, pages: pages, theme: theme, assets: assets, models: models,
             fragments: [header, footer], stylesheet: stylesheet, day: day, sitemapLimit: sitemapLimit,
-            hasGitKeep: access("\(output)/.gitkeep", F_OK) == 0)
+            hasGitKeep: access("\(output)/.gitkeep", F_OK) == 0, imageFiles: images.files, imageKeys: images.keys)
         clock.lap("plan")
 
         // Every output has the digest the live site records for it: there is nothing to do.
         let live = OutputTree.liveManifest(publishPath: output)
         if let live, live.outputs == plan.digests {
             logger.info("build found nothing changed", metadata: ["outputs": "\(plan.outputs.count)"])
-            return plan.report(output: output, rendered: [], tree: nil)
+            return plan.report(output: output, rendered: [], tree: nil, images: images.report)
         }
 
         let tree = try OutputTree(publishPath: output, precompress: config.precompress)
@@ -150,7 +171,8 @@ public struct SiteBuilder {
             // nothing but the catalog: they render beside the pages, each on its own task, and
             // are written when the pages are done.
             let feedWork = FeedWork(products: products, config: config, urls: models.urls, prices: models.prices, day: day,
-                                    indexable: plan.indexable, sitemapLimit: sitemapLimit, precompress: config.precompress)
+                                    indexable: plan.indexable, sitemapLimit: sitemapLimit, precompress: config.precompress,
+                                    imageURLs: images.sets.compactMapValues { set in set.fallback.map { models.urls.page("/" + $0.file) } })
             let feedKinds = Set(toRender.compactMap { planned -> FeedWork.Kind? in
                 switch planned.work {
                 case .sitemap: .sitemap
@@ -251,6 +273,10 @@ public struct SiteBuilder {
                     }
                     rendered.append(planned.path)
                     step()
+                case .imageFile(let source):
+                    try tree.link(from: source, to: planned.path, digest: planned.digest)
+                    rendered.append(planned.path)
+                    step()
                 case .marker:
                     try write(planned, OutputTree.markerText)
                 case .gitKeep:
@@ -260,7 +286,7 @@ public struct SiteBuilder {
             clock.lap("feeds and files")
             try tree.publish()
             clock.lap("publish")
-            let report = plan.report(output: output, rendered: rendered, tree: tree)
+            let report = plan.report(output: output, rendered: rendered, tree: tree, images: images.report)
             logger.info("build published", metadata: [
                 "rendered": "\(rendered.count)", "kept": "\(tree.filesKept)", "removed": "\(tree.filesRemoved)",
                 "bytes": "\(report.bytesWritten)",
@@ -270,6 +296,63 @@ public struct SiteBuilder {
             tree.abandon()
             throw error
         }
+    }
+
+    /// What the image stage gives the rest of the build.
+    struct PreparedImages {
+        /// Catalog source -> its set.
+        var sets: [String: ImageSet] = [:]
+        /// Output path ("img/<hash>-640.webp") -> the file in the image cache.
+        var files: [String: String] = [:]
+        /// Catalog source -> what identifies its set, for the digests of pages that show it.
+        var keys: [String: String] = [:]
+        var report: ImageReport?
+    }
+
+    /// Every distinct product image becomes a responsive set (ShopImages), made once and then
+    /// taken from the cache outside public/. A root-relative source names a file of the site's or
+    /// theme's static/ folder; http(s) sources are fetched. A source that cannot be had becomes a
+    /// placeholder and a warning (a failed build with --strict).
+    func prepareImages(products: [Product], theme: Theme) async throws -> PreparedImages {
+        var prepared = PreparedImages()
+        guard processImages else { return prepared }
+        var sources: [ImageSource] = []
+        var referenceOf: [String: String] = [:]
+        for product in products {
+            for image in product.images where referenceOf[image.src] == nil {
+                var reference = image.src
+                if image.src.hasPrefix("/"), !image.src.hasPrefix("//"),
+                   let file = theme.staticFiles[String(image.src.drop(while: { $0 == "/" }))]
+                {
+                    reference = file
+                }
+                referenceOf[image.src] = reference
+                sources.append(ImageSource(reference))
+            }
+        }
+        guard !sources.isEmpty else { return prepared }
+        let folder = config.resolve(config.images.cacheDir) + "/site"
+        var progress: (@Sendable (ImageProgress) -> Void)?
+        if let imageProgress {
+            progress = { step in imageProgress(step.done, step.total) }
+        }
+        let report: ImageReport
+        do {
+            report = try await ImagePipeline.prepare(
+                sources: sources, config: config, outputDirectory: folder, options: imageOptions, logger: logger,
+                progress: progress)
+        } catch {
+            throw BuildError(.images, "\(error)")
+        }
+        for (src, reference) in referenceOf {
+            guard let set = report.sets[reference] else { continue }
+            prepared.sets[src] = set
+            let files = set.webp.map(\.file) + (set.fallback.map { [$0.file] } ?? [])
+            prepared.keys[src] = files.isEmpty ? "missing" : files.joined(separator: " ") + " \(set.width)x\(set.height)"
+            for file in files { prepared.files[file] = "\(folder)/\(file)" }
+        }
+        prepared.report = report
+        return prepared
     }
 
     /// The publish step replaces the output folder whole: never let that be the shop itself.
@@ -320,9 +403,10 @@ final class ProductPageRenderer: @unchecked Sendable {
         let trail = models.trail(for: product, collections: collections)
         let text = PlainText.fromHTML(product.bodyHTML)
         var page = models.page(title: title, description: models.description(of: product, text: text), path: path)
-        if let image = product.images.first.flatMap({ models.urls.image($0.src) }) { page["image"] = image }
+        if let image = product.images.first.flatMap({ models.imageURL($0.src) }) { page["image"] = image }
         do {
-            page["structuredData"] = try StructuredData.productPage(product, description: text, trail: trail, currency: currency, urls: models.urls)
+            page["structuredData"] = try StructuredData.productPage(product, description: text, images: product.images.compactMap { models.imageURL($0.src) },
+                                                                    trail: trail, currency: currency, urls: models.urls)
         } catch {
             throw BuildError(.render, file: path, "cannot write the product's JSON-LD: \(error)")
         }
@@ -473,6 +557,7 @@ struct FeedWork: Sendable {
     let indexable: [String]
     let sitemapLimit: Int
     let precompress: Bool
+    let imageURLs: [String: String]
 
     /// Output path -> the file (and its .gz, made on the same task), for the kinds asked for.
     func render(_ kinds: Set<Kind>) async throws -> [String: RenderedPage] {
@@ -498,7 +583,7 @@ struct FeedWork: Sendable {
         case .atom:
             return [AtomFeed.path: AtomFeed.xml(products: products, config: config, urls: urls, updated: day.timestamp)]
         case .merchant:
-            return [MerchantFeed.path: MerchantFeed.xml(products: products, config: config, urls: urls)]
+            return [MerchantFeed.path: MerchantFeed.xml(products: products, config: config, urls: urls, imageURLs: imageURLs)]
         case .search:
             do {
                 return [SearchIndex.path: try SearchIndex.json(products: products, prices: prices)]

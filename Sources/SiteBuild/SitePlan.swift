@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ShopCore
+import ShopImages
 
 /// What one output of the site is made from: which page, feed or file.
 enum OutputWork {
@@ -19,6 +20,8 @@ enum OutputWork {
     case merchant
     case search
     case staticFile(source: String, relative: String)
+    /// A file of a responsive image set, from the image cache.
+    case imageFile(source: String)
     case marker
     case gitKeep
 
@@ -67,7 +70,7 @@ struct SitePlan {
     init(
         products: [Product], collections: [ProductCollection], pages: [ContentPage], theme: Theme,
         assets: FingerprintedAssets, models: PageModels, fragments: [String], stylesheet: String, day: BuildDay,
-        sitemapLimit: Int, hasGitKeep: Bool
+        sitemapLimit: Int, hasGitKeep: Bool, imageFiles: [String: String] = [:], imageKeys: [String: String] = [:]
     ) throws {
         let config = models.config
         counts = (products.count, pages.count, collections.count, theme.staticFiles.count)
@@ -92,7 +95,7 @@ struct SitePlan {
         }
 
         // Each product's own digest, which every output showing it takes in.
-        let productDigests = Self.digests(of: products)
+        let productDigests = Self.digests(of: products, imageKeys: imageKeys)
         var byHandle: [String: String] = [:]
         byHandle.reserveCapacity(products.count)
         for (product, digest) in zip(products, productDigests) { byHandle[product.handle] = digest }
@@ -177,6 +180,10 @@ struct SitePlan {
         // public/.gitkeep is tracked by git in the shop's repository: carry it over.
         if hasGitKeep { try add(".gitkeep", "gitkeep", .gitKeep, page: nil, from: "ishop") }
         owners[BuildManifest.fileName] = "ishop"
+        // Content-addressed: the name is the digest.
+        for (path, source) in imageFiles.sorted(by: { $0.key < $1.key }) {
+            try add(path, "image:" + path, .imageFile(source: source), page: nil, from: "the image stage")
+        }
 
         for (relative, source) in theme.staticFiles.sorted(by: { $0.key < $1.key }) {
             let target = assets.fingerprinted[relative]?.path ?? relative
@@ -198,7 +205,8 @@ struct SitePlan {
     }
 
     /// Each product's digest, worked out on every core (a no-op build is mostly this and the catalog read).
-    static func digests(of products: [Product]) -> [String] {
+    /// A product's pictures are part of it: a set made anew (a changed source) renders its pages again.
+    static func digests(of products: [Product], imageKeys: [String: String]) -> [String] {
         let results = UnsafeMutableBufferPointer<String>.allocate(capacity: products.count)
         results.initialize(repeating: "")
         defer {
@@ -211,6 +219,7 @@ struct SitePlan {
             for index in (part * chunk)..<min(products.count, (part + 1) * chunk) {
                 var digest = InputDigest("product")
                 digest.add(products[index])
+                for image in products[index].images { digest.add(imageKeys[image.src] ?? "-") }
                 output.slots[index] = digest.finish()
             }
         }
@@ -237,7 +246,7 @@ struct SitePlan {
         if let page { indexable.append(page) }
     }
 
-    func report(output: String, rendered: [String], tree: OutputTree?) -> SiteBuilder.Report {
+    func report(output: String, rendered: [String], tree: OutputTree?, images: ImageReport?) -> SiteBuilder.Report {
         let renderedPaths = Set(rendered)
         var report = SiteBuilder.Report()
         report.products = counts.products
@@ -248,10 +257,19 @@ struct SitePlan {
             if planned.work.isPage {
                 report.pagesWritten += 1
                 if !renderedPaths.contains(planned.path) { report.pagesReused += 1 }
+            } else if case .imageFile = planned.work {
+                report.imageFiles += 1
             } else if planned.work.isFeed {
                 report.feedsWritten += 1
                 if !renderedPaths.contains(planned.path) { report.feedsReused += 1 }
             }
+        }
+        if let images {
+            report.imagesProcessed = images.processed
+            report.imagesCached = images.cached
+            report.imagesFailed = images.failed
+            report.imageBytesSaved = images.bytesSaved
+            report.imageWarnings = images.warnings.map(\.description)
         }
         report.rendered = rendered
         report.compressedFiles = tree?.compressedFilesWritten ?? 0

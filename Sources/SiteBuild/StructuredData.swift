@@ -45,9 +45,11 @@ struct Crumb {
 /// open a comment with "<!--"). JSONEncoder did the same job at a tenth of a build's time.
 enum StructuredData {
     /// `description` is the product's body as plain text.
-    static func productPage(_ product: Product, description: String, trail: [Crumb], currency: Currency, urls: SiteURLs) throws -> String {
+    /// `images` are the absolute URLs of its pictures.
+    static func productPage(
+        _ product: Product, description: String, images: [String], trail: [Crumb], currency: Currency, urls: SiteURLs
+    ) throws -> String {
         let url = urls.encoded(PageModels.productPath(product))
-        let images = product.images.compactMap { urls.image($0.src) }
         var json = ScriptSafeJSON()
         json.raw("[{\"@context\":\"https://schema.org\",\"@type\":\"Product\",\"name\":")
         json.string(product.title)

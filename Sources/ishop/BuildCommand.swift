@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShopImages
 import SiteBuild
 
 struct BuildCommand: AsyncParsableCommand {
@@ -21,6 +22,15 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Pages rendered at once (default: the number of cores).", valueName: "n"))
     var jobs: Int?
 
+    @Flag(name: .long, help: "Remote product images from the image cache only; nothing is fetched.")
+    var offline = false
+
+    @Flag(name: .long, help: "Fail the build when a product image cannot be had (instead of a placeholder and a warning).")
+    var strict = false
+
+    @Flag(name: .customLong("no-images"), help: "Pages only: product pictures keep the catalog's image addresses; no image is made or fetched.")
+    var noImages = false
+
     func validate() throws {
         if let jobs, !(1...256).contains(jobs) { throw ValidationError("--jobs must be between 1 and 256") }
     }
@@ -37,6 +47,15 @@ struct BuildCommand: AsyncParsableCommand {
             do {
                 var builder = SiteBuilder(config: config, store: store, logger: site.makeLogger(label: "ishop.build", defaultLevel: .warning))
                 if let jobs { builder.jobs = jobs }
+                builder.processImages = !noImages
+                builder.imageOptions = ImagePipeline.Options(offline: offline, strict: strict)
+                let imagesOnTerminal = progress.isTerminal
+                builder.imageProgress = { done, total in
+                    // Plain lines: the image workers call this from several threads.
+                    if total >= 8, done * 4 / total != (done - 1) * 4 / total || done == total, !imagesOnTerminal || done == total {
+                        FileHandle.standardError.write(Data("Images: \(done) of \(total) sources\n".utf8))
+                    }
+                }
                 var reported = 0
                 let report = try await builder.build(outputDirectory: output) { step in
                     if progress.isTerminal {
@@ -51,6 +70,16 @@ struct BuildCommand: AsyncParsableCommand {
                 try await store.close()
                 let seconds = Date().timeIntervalSince(started)
                 let removed = report.outputsRemoved > 0 ? ", \(report.outputsRemoved) removed" : ""
+                for warning in report.imageWarnings {
+                    FileHandle.standardError.write(Data("warning: image \(warning)\n".utf8))
+                }
+                if report.imagesProcessed + report.imagesCached + report.imagesFailed > 0 {
+                    print("""
+                        Images: \(report.imagesProcessed) made, \(report.imagesCached) from the cache, \(report.imagesFailed) \
+                        failed (placeholders), \(report.imageFiles) files, \
+                        \(ByteCountFormatter.string(fromByteCount: Int64(report.imageBytesSaved), countStyle: .file)) saved against the sources
+                        """)
+                }
                 print("""
                     Built \(report.pagesWritten) pages (\(report.products) products, \(report.collections) collections, \
                     \(report.contentPages) content pages; \(report.pagesWritten - report.pagesReused) rendered, \

@@ -26,7 +26,7 @@ struct IncrementalBuildTests {
         #expect(first.pagesReused == 0)
         // Every page, feed and static file, the marker, and .gitkeep when the folder had one.
         let gitKeep = fileExists("\(shop.output)/.gitkeep") ? 1 : 0
-        #expect(first.rendered.count == first.pagesWritten + first.feedsWritten + first.staticFiles + 1 + gitKeep)
+        #expect(first.rendered.count == first.pagesWritten + first.feedsWritten + first.staticFiles + first.imageFiles + 1 + gitKeep)
         let before = snapshot(shop.output)
         let files = inodes(shop.output)
 

@@ -113,7 +113,7 @@ struct SiteBuilderTests {
         #expect(writtenFiles.contains(".ishop-site"))
         #expect(writtenFiles.contains(".ishop-manifest"))
         #expect(writtenFiles.filter { !$0.hasSuffix(".gz") && $0 != ".ishop-site" && $0 != ".ishop-manifest" }.count
-                == report.pagesWritten + report.feedsWritten + report.staticFiles)
+                == report.pagesWritten + report.feedsWritten + report.staticFiles + report.imageFiles)
         let bytesOnDisk = writtenFiles.reduce(0) { total, relative in
             total + (FileManager.default.contents(atPath: "\(shop.output)/\(relative)")?.count ?? 0)
         }
