@@ -28,6 +28,9 @@ public enum Backend: String, Sendable, CustomStringConvertible {
         public let location: String
         let directory: String?
 
+        /// The same store as the runtime sees it (every backend is a CommerceStore).
+        public var commerce: any CommerceStore { store as! any CommerceStore }
+
         public func remove() {
             if let directory { try? FileManager.default.removeItem(atPath: directory) }
         }
