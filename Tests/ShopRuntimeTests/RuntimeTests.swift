@@ -36,15 +36,26 @@ struct RuntimeFixture {
         return RuntimeFixture(directory: directory, store: store, config: config, publicDirectory: publicDirectory)
     }
 
-    func application(origins: [String] = ["http://localhost:*", "https://shop.example.com"], serveStatic: Bool = true) throws
-        -> some ApplicationProtocol
-    {
+    /// The signing secret of every fixture runtime, so tests can forge tokens on purpose.
+    static let secret = Array("test-secret-of-at-least-32-bytes-for-hs256".utf8)
+
+    func application(
+        origins: [String] = ["http://localhost:*", "https://shop.example.com"], serveStatic: Bool = true,
+        events: StockHub = StockHub(), metrics: RuntimeMetrics = RuntimeMetrics(),
+        configure: (inout RuntimeSettings) -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
         var settings = RuntimeSettings.defaults(for: "development")
         settings.port = 0
         settings.allowedOrigins = origins
+        // The lowest bcrypt cost: tests hash many passwords, and cost is not what they check.
+        settings.bcryptCost = 4
+        settings.authRateLimitPerIP = .init(perMinute: 600, burst: 1000)
+        settings.authRateLimitPerAccount = .init(perMinute: 600, burst: 1000)
+        configure(&settings)
         let policy = try Runtime.checkSettings(settings, environment: [:])
         let router = Runtime.router(config: config, settings: settings, policy: policy, store: store,
-                                    publicDirectory: serveStatic ? publicDirectory : nil)
+                                    publicDirectory: serveStatic ? publicDirectory : nil, secret: Self.secret, events: events,
+                                    metrics: metrics)
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     }
 
