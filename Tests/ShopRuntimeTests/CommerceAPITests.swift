@@ -7,6 +7,7 @@ import JWTKit
 import NIOCore
 @testable import ShopRuntime
 import ShopStore
+import ShopTestSupport
 import Testing
 
 // MARK: Helpers
@@ -63,8 +64,8 @@ extension HTTPField.Name {
 // MARK: Auth
 
 @Suite struct AuthAPITests {
-    @Test func registerLoginRefreshLogout() async throws {
-        let fixture = try await RuntimeFixture.make()
+    @Test(arguments: Backend.available) func registerLoginRefreshLogout(backend: Backend) async throws {
+        let fixture = try await RuntimeFixture.make(backend)
         defer { fixture.remove() }
         try await fixture.application().test(.live) { client in
             let registered = try await client.register("Shopper@Example.com")
@@ -105,8 +106,8 @@ extension HTTPField.Name {
         }
     }
 
-    @Test func weakOrInvalidRegistrationsAre422NamingTheField() async throws {
-        let fixture = try await RuntimeFixture.make()
+    @Test(arguments: Backend.available) func weakOrInvalidRegistrationsAre422NamingTheField(backend: Backend) async throws {
+        let fixture = try await RuntimeFixture.make(backend)
         defer { fixture.remove() }
         try await fixture.application().test(.live) { client in
             let cases: [([String: Any], String)] = [
@@ -128,8 +129,8 @@ extension HTTPField.Name {
         }
     }
 
-    @Test func loginFailsTheSameWayForUnknownEmailAndWrongPassword() async throws {
-        let fixture = try await RuntimeFixture.make()
+    @Test(arguments: Backend.available) func loginFailsTheSameWayForUnknownEmailAndWrongPassword(backend: Backend) async throws {
+        let fixture = try await RuntimeFixture.make(backend)
         defer { fixture.remove() }
         try await fixture.application().test(.live) { client in
             try await client.register("known@example.com")
@@ -145,8 +146,8 @@ extension HTTPField.Name {
         }
     }
 
-    @Test func refreshReplayWithinGraceReturnsTheSamePair() async throws {
-        let fixture = try await RuntimeFixture.make()
+    @Test(arguments: Backend.available) func refreshReplayWithinGraceReturnsTheSamePair(backend: Backend) async throws {
+        let fixture = try await RuntimeFixture.make(backend)
         defer { fixture.remove() }
         try await fixture.application().test(.live) { client in
             let session = try await client.signedUp("tabs@example.com")
@@ -166,8 +167,8 @@ extension HTTPField.Name {
         }
     }
 
-    @Test func refreshReuseAfterGraceRevokesTheFamily() async throws {
-        let fixture = try await RuntimeFixture.make()
+    @Test(arguments: Backend.available) func refreshReuseAfterGraceRevokesTheFamily(backend: Backend) async throws {
+        let fixture = try await RuntimeFixture.make(backend)
         defer { fixture.remove() }
         // No grace window at all, so the test needs no clock: any reuse is theft.
         try await fixture.application(configure: { $0.refreshGraceSeconds = -1 }).test(.live) { client in
@@ -185,8 +186,8 @@ extension HTTPField.Name {
         }
     }
 
-    @Test func refreshByCookieNeedsTheCSRFHeaderAndAnAllowedOrigin() async throws {
-        let fixture = try await RuntimeFixture.make()
+    @Test(arguments: Backend.available) func refreshByCookieNeedsTheCSRFHeaderAndAnAllowedOrigin(backend: Backend) async throws {
+        let fixture = try await RuntimeFixture.make(backend)
         defer { fixture.remove() }
         try await fixture.application().test(.live) { client in
             let session = try await client.signedUp("cookie@example.com")
@@ -212,8 +213,8 @@ extension HTTPField.Name {
         }
     }
 
-    @Test func forgedExpiredAndWrongRoleTokensAreRefused() async throws {
-        let fixture = try await RuntimeFixture.make()
+    @Test(arguments: Backend.available) func forgedExpiredAndWrongRoleTokensAreRefused(backend: Backend) async throws {
+        let fixture = try await RuntimeFixture.make(backend)
         defer { fixture.remove() }
         try await fixture.application().test(.live) { client in
             let session = try await client.signedUp("plain@example.com")
@@ -243,8 +244,8 @@ extension HTTPField.Name {
         }
     }
 
-    @Test func loginIsRateLimitedPerAddressAndPerAccount() async throws {
-        let fixture = try await RuntimeFixture.make()
+    @Test(arguments: Backend.available) func loginIsRateLimitedPerAddressAndPerAccount(backend: Backend) async throws {
+        let fixture = try await RuntimeFixture.make(backend)
         defer { fixture.remove() }
         try await fixture.application(configure: {
             $0.authRateLimitPerIP = .init(perMinute: 1, burst: 3)
@@ -286,8 +287,8 @@ extension HTTPField.Name {
 // MARK: Carts and checkout
 
 @Suite struct CartAPITests {
-    @Test func guestCartByTokenThenMergedAtSignIn() async throws {
-        let fixture = try await RuntimeFixture.make()
+    @Test(arguments: Backend.available) func guestCartByTokenThenMergedAtSignIn(backend: Backend) async throws {
+        let fixture = try await RuntimeFixture.make(backend)
         defer { fixture.remove() }
         try await fixture.application().test(.live) { client in
             let empty = try await client.execute(uri: "/api/cart", method: .get) { $0 }
@@ -352,8 +353,8 @@ extension HTTPField.Name {
         }
     }
 
-    @Test func checkoutPlacesOneOrderPerKeyAndPublishesStock() async throws {
-        let fixture = try await RuntimeFixture.make()
+    @Test(arguments: Backend.available) func checkoutPlacesOneOrderPerKeyAndPublishesStock(backend: Backend) async throws {
+        let fixture = try await RuntimeFixture.make(backend)
         defer { fixture.remove() }
         let hub = StockHub()
         let events = hub.subscribe()
@@ -404,8 +405,8 @@ extension HTTPField.Name {
         #expect(metrics.text().contains(#"ishop_checkouts_total{outcome="placed"} 1"#))
     }
 
-    @Test func adminChangesStockAndPrice() async throws {
-        let fixture = try await RuntimeFixture.make()
+    @Test(arguments: Backend.available) func adminChangesStockAndPrice(backend: Backend) async throws {
+        let fixture = try await RuntimeFixture.make(backend)
         defer { fixture.remove() }
         _ = try await Accounts.create(store: fixture.store, email: "owner@example.com", password: "correct horse battery", role: .admin,
                                       bcryptCost: 4)
@@ -429,8 +430,8 @@ extension HTTPField.Name {
         }
     }
 
-    @Test func concurrentCheckoutsWithOneKeyOverRealHTTP() async throws {
-        let fixture = try await RuntimeFixture.make()
+    @Test(arguments: Backend.available) func concurrentCheckoutsWithOneKeyOverRealHTTP(backend: Backend) async throws {
+        let fixture = try await RuntimeFixture.make(backend)
         defer { fixture.remove() }
         try await fixture.application().test(.live) { client in
             let session = try await client.signedUp("racer@example.com")
@@ -466,8 +467,8 @@ extension HTTPField.Name {
 // MARK: Limits and headers
 
 @Suite struct HostileInputTests {
-    @Test func oversizedMalformedAndWrongBodiesGet4xxWithTheErrorShape() async throws {
-        let fixture = try await RuntimeFixture.make()
+    @Test(arguments: Backend.available) func oversizedMalformedAndWrongBodiesGet4xxWithTheErrorShape(backend: Backend) async throws {
+        let fixture = try await RuntimeFixture.make(backend)
         defer { fixture.remove() }
         try await fixture.application().test(.live) { client in
             let big = ByteBuffer(string: #"{"email":""# + String(repeating: "a", count: 65 * 1024) + #"","password":"x"}"#)
@@ -499,8 +500,8 @@ extension HTTPField.Name {
         }
     }
 
-    @Test func everyResponseHasARequestIdAndSecurityHeaders() async throws {
-        let fixture = try await RuntimeFixture.make()
+    @Test(arguments: Backend.available) func everyResponseHasARequestIdAndSecurityHeaders(backend: Backend) async throws {
+        let fixture = try await RuntimeFixture.make(backend)
         defer { fixture.remove() }
         try await fixture.application().test(.live) { client in
             var seen: Set<String> = []

@@ -6,12 +6,15 @@ import ShopCore
 import ShopImport
 import ShopRuntime
 import ShopStore
+import ShopTestSupport
 import Testing
 
-/// A real SQLite store with the example shop's catalog, and a real folder as public/.
+/// A real store (SQLite, or PostgreSQL when the tests have a server) with the example shop's
+/// catalog, and a real folder as public/.
 struct RuntimeFixture {
     let directory: String
-    let store: SQLiteStore
+    let store: any CommerceStore
+    let opened: Backend.Opened
     let config: SiteConfig
     let publicDirectory: String
 
@@ -19,11 +22,12 @@ struct RuntimeFixture {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    static func make() async throws -> RuntimeFixture {
+    static func make(_ backend: Backend = .sqlite) async throws -> RuntimeFixture {
         let directory = NSTemporaryDirectory() + "ishop-runtime-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let config = try SiteConfig.load(path: repositoryRoot.appendingPathComponent("site.yml").path)
-        let store = try SQLiteStore(path: "\(directory)/shop.sqlite")
+        let opened = try await backend.open()
+        let store = opened.commerce
         _ = try await ShopifyImporter(store: store, currency: config.currency)
             .importFiles([repositoryRoot.appendingPathComponent("catalog/products.csv").path])
         let publicDirectory = "\(directory)/public"
@@ -33,7 +37,7 @@ struct RuntimeFixture {
         try "<!doctype html><title>Fig</title>".write(toFile: "\(publicDirectory)/products/fig-bowl-print/index.html", atomically: true, encoding: .utf8)
         try "body{color:red}".write(toFile: "\(publicDirectory)/css/shop.css", atomically: true, encoding: .utf8)
         try "<!doctype html><title>Not found</title>NOT-FOUND-PAGE".write(toFile: "\(publicDirectory)/404.html", atomically: true, encoding: .utf8)
-        return RuntimeFixture(directory: directory, store: store, config: config, publicDirectory: publicDirectory)
+        return RuntimeFixture(directory: directory, store: store, opened: opened, config: config, publicDirectory: publicDirectory)
     }
 
     /// The signing secret of every fixture runtime, so tests can forge tokens on purpose.
@@ -61,6 +65,7 @@ struct RuntimeFixture {
 
     func remove() {
         try? FileManager.default.removeItem(atPath: directory)
+        opened.remove()
     }
 }
 

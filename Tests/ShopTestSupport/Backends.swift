@@ -22,7 +22,7 @@ public enum Backend: String, Sendable, CustomStringConvertible {
         public let description: String
     }
 
-    public struct Opened {
+    public struct Opened: Sendable {
         public let store: any Store
         /// Where the store is: a file path or a postgres:// URL (to open it again).
         public let location: String
