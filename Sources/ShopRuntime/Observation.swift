@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import Prometheus
 
 /// The runtime's Prometheus metrics, in a registry of its own (no global bootstrap, so several
@@ -8,11 +10,15 @@ import Prometheus
 public final class RuntimeMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     let inFlight: Gauge
+    let openConnections: Gauge
 
     public init() {
         inFlight = registry.makeGauge(descriptor: MetricNameDescriptor(
             namespace: "ishop", metricName: "http_requests_in_flight", unitName: "",
-            helpText: "Requests being served now (each holds an open connection)."))
+            helpText: "Requests being served now."))
+        openConnections = registry.makeGauge(descriptor: MetricNameDescriptor(
+            namespace: "ishop", metricName: "http_connections_open", unitName: "",
+            helpText: "TCP connections open now (idle keep-alive ones included)."))
     }
 
     func requestFinished(method: String, route: String, status: Int, duration: Duration) {
@@ -82,4 +88,15 @@ struct ObservationMiddleware: RouterMiddleware {
         (8...64).contains(id.utf8.count)
             && id.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D }
     }
+}
+
+/// Counts a connection from the moment its pipeline is built until it is torn down.
+final class OpenConnectionsHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    let gauge: Gauge
+
+    init(gauge: Gauge) { self.gauge = gauge }
+
+    func handlerAdded(context: ChannelHandlerContext) { gauge.increment() }
+    func handlerRemoved(context: ChannelHandlerContext) { gauge.decrement() }
 }

@@ -101,10 +101,13 @@ public enum Runtime {
         secret: [UInt8], events: any StockEvents = StockHub(), logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
+        let metrics = RuntimeMetrics()
         let router = router(config: config, settings: settings, policy: policy, store: store, publicDirectory: publicDirectory,
-                            secret: secret, events: events)
+                            secret: secret, events: events, metrics: metrics)
+        let connections = metrics.openConnections
         return Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [OpenConnectionsHandler(gauge: connections)])),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "ishop"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger

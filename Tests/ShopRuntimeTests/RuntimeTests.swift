@@ -234,7 +234,8 @@ func decodeError(_ response: TestResponse) throws -> ErrorBody {
         let fixture = try await RuntimeFixture.make()
         defer { fixture.remove() }
         let hostile = ["https://evil.example", "null", "https://shop.example.com.evil.example", "http://shop.example.com",
-                       "https://evilshop.example.com", "http://localhost.evil.example:5173", "https://localhost:5173"]
+                       "https://evilshop.example.com", "http://localhost.evil.example:5173", "https://localhost:5173",
+                       "https://shop.example.evil.com", "HTTPS://SHOP.EXAMPLE.COM.", "https://shop.example.com:8443"]
         try await fixture.application().test(.live) { client in
             for origin in hostile {
                 try await client.execute(uri: "/api/stock?skus=LP-FIG-A4", method: .get, headers: [.origin: origin]) { response in

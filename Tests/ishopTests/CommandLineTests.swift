@@ -295,6 +295,9 @@ final class RunningServer: @unchecked Sendable {
                                          body: #"{"stock":7}"#)
         #expect(patch.status == 200)
         #expect(patch.body.contains(#""stock":7"#))
+        let metrics = try await server.get("/metrics")
+        #expect(metrics.body.contains("ishop_http_connections_open"))
+        #expect(metrics.body.contains(#"ishop_http_requests_total{method="PATCH",route="/api/admin/variants/{sku}",status="200"} 1"#))
         #expect(server.stop() == 0)
     }
 }
