@@ -4,6 +4,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import Prometheus
+import Synchronization
 
 /// The runtime's Prometheus metrics, in a registry of its own (no global bootstrap, so several
 /// runtimes in one test process never share counters).
@@ -21,14 +22,36 @@ public final class RuntimeMetrics: Sendable {
             helpText: "TCP connections open now (idle keep-alive ones included)."))
     }
 
+    /// The collectors of each (method, route, status), looked up once: the registry's own lookup
+    /// by name and labels is too slow to pay on every request.
+    private struct RouteCollectors {
+        var counters: [String: Counter] = [:]
+        var histograms: [String: DurationHistogram] = [:]
+    }
+    private let collectors = Mutex(RouteCollectors())
+
     func requestFinished(method: String, route: String, status: Int, duration: Duration) {
-        let labels = [("method", method), ("route", route), ("status", String(status))]
-        registry.makeCounter(descriptor: MetricNameDescriptor(
-            namespace: "ishop", metricName: "http_requests", unitName: "total", helpText: "Requests served, by route and status."),
-            labels: labels).increment()
-        registry.makeDurationHistogram(descriptor: MetricNameDescriptor(
-            namespace: "ishop", metricName: "http_request_duration", unitName: "seconds", helpText: "Time to answer, by route."),
-            labels: [("method", method), ("route", route)], buckets: Self.buckets).record(duration)
+        let routeKey = method + " " + route
+        let counterKey = routeKey + " " + String(status)
+        let (counter, histogram) = collectors.withLock { cache -> (Counter, DurationHistogram) in
+            let counter = cache.counters[counterKey] ?? {
+                let made = registry.makeCounter(descriptor: MetricNameDescriptor(
+                    namespace: "ishop", metricName: "http_requests", unitName: "total", helpText: "Requests served, by route and status."),
+                    labels: [("method", method), ("route", route), ("status", String(status))])
+                cache.counters[counterKey] = made
+                return made
+            }()
+            let histogram = cache.histograms[routeKey] ?? {
+                let made = registry.makeDurationHistogram(descriptor: MetricNameDescriptor(
+                    namespace: "ishop", metricName: "http_request_duration", unitName: "seconds", helpText: "Time to answer, by route."),
+                    labels: [("method", method), ("route", route)], buckets: Self.buckets)
+                cache.histograms[routeKey] = made
+                return made
+            }()
+            return (counter, histogram)
+        }
+        counter.increment()
+        histogram.record(duration)
     }
 
     func checkoutFinished(_ outcome: String) {
@@ -55,7 +78,7 @@ struct ObservationMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         let id = request.headers[.xRequestID].flatMap { Self.isWellFormed($0) ? $0 : nil }
-            ?? Secrets.randomBytes(12).map { String(format: "%02x", $0) }.joined()
+            ?? Self.newID()
         context.requestID = id
         context.logger[metadataKey: "request_id"] = .string(id)
         let start = ContinuousClock.now
@@ -82,6 +105,20 @@ struct ObservationMiddleware: RouterMiddleware {
             "duration_ms": .string(String(format: "%.2f", Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1000)),
         ])
         return response
+    }
+
+    /// 128 random bits as 32 hex digits: two calls to the generator, no formatting machinery
+    /// (this runs on every request).
+    static func newID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let words = [generator.next(), generator.next()] as [UInt64]
+        let digits = Array("0123456789abcdef".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        for word in words {
+            for shift in stride(from: 60, through: 0, by: -4) { bytes.append(digits[Int((word >> UInt64(shift)) & 0xF)]) }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func isWellFormed(_ id: String) -> Bool {
