@@ -23,6 +23,9 @@ final class RateLimiter: Sendable {
         self.maxKeys = maxKeys
     }
 
+    /// How many keys are remembered now.
+    var keyCount: Int { buckets.withLock { $0.count } }
+
     private var refillPerNanosecond: Double { Double(limit.perMinute) / 60e9 }
 
     /// nil when the request may go ahead (a token was taken); otherwise the whole seconds to wait.

@@ -210,6 +210,19 @@ extension HTTPField.Name {
             #expect(allowed.status == .ok)
             #expect(allowed.headers[.accessControlAllowOrigin] == "http://localhost:5173")
             #expect(allowed.headers[.setCookie]?.hasPrefix("ishop_refresh=") == true)
+            let renewed = try #require(try object(allowed)["refresh_token"] as? String)
+
+            // Signing out by cookie: the same CSRF rule, then the cookie is cleared and the session is gone.
+            let forged = try await client.execute(uri: "/api/auth/logout", method: .post, headers: [.cookie: "ishop_refresh=\(renewed)"]) { $0 }
+            #expect(forged.status == .forbidden)
+            let out = try await client.execute(uri: "/api/auth/logout", method: .post, headers: [
+                .cookie: "ishop_refresh=\(renewed)", .xRequestedWithTest: "ishop", .init("Sec-Fetch-Site")!: "same-origin",
+            ]) { $0 }
+            #expect(out.status == .noContent)
+            #expect(out.headers[.setCookie]?.contains("Max-Age=0") == true)
+            let gone = try await client.execute(uri: "/api/auth/refresh", method: .post, headers: jsonHeaders,
+                                                body: jsonBody(["refresh_token": renewed])) { $0 }
+            #expect(gone.status == .unauthorized)
         }
     }
 
