@@ -87,6 +87,29 @@ public struct RuntimeSettings: Sendable, Equatable {
     public var serveStatic: Bool
     /// Addresses of reverse proxies whose X-Forwarded-For may be believed.
     public var trustedProxies: [String]
+    /// bcrypt's work factor (log2 rounds) for new password hashes.
+    public var bcryptCost: Int = 12
+    /// Lifetime of an access token (a JWT kept in page memory).
+    public var accessTokenMinutes: Int = 15
+    /// Lifetime of a refresh token (and of a sign-in, since each use rotates it).
+    public var refreshTokenDays: Int = 30
+    /// How long a just-spent refresh token still returns its successor (two tabs refreshing at once).
+    public var refreshGraceSeconds: Int = 20
+    /// Login and register attempts per client IP address.
+    public var authRateLimitPerIP = RateLimit(perMinute: 20, burst: 10)
+    /// Login attempts per account (email), whatever address they come from.
+    public var authRateLimitPerAccount = RateLimit(perMinute: 6, burst: 5)
+
+    /// A token bucket: `burst` requests at once, refilled at `perMinute`.
+    public struct RateLimit: Sendable, Equatable {
+        public var perMinute: Int
+        public var burst: Int
+
+        public init(perMinute: Int, burst: Int) {
+            self.perMinute = perMinute
+            self.burst = burst
+        }
+    }
 
     /// Production refuses what is only tolerable on a developer's machine.
     public var isProduction: Bool { name == "production" }
@@ -235,6 +258,15 @@ extension RuntimeSettings {
         )
     }
 
+    static func rateLimit(_ map: YAMLMapping, _ key: String) throws -> RateLimit {
+        let perMinute = try map.int("perMinute") ?? 10
+        let burst = try map.int("burst") ?? perMinute
+        guard (1...100_000).contains(perMinute) else { throw map.invalid("perMinute", "must be between 1 and 100000, found \(perMinute)") }
+        guard (1...100_000).contains(burst) else { throw map.invalid("burst", "must be between 1 and 100000, found \(burst)") }
+        try map.rejectUnknownKeys()
+        return RateLimit(perMinute: perMinute, burst: burst)
+    }
+
     static func parse(_ map: YAMLMapping, name: String) throws -> RuntimeSettings {
         var settings = RuntimeSettings.defaults(for: name)
         if let host = try map.string("host") {
@@ -265,6 +297,32 @@ extension RuntimeSettings {
         }
         if let serveStatic = try map.bool("serveStatic") { settings.serveStatic = serveStatic }
         if let proxies = try map.strings("trustedProxies") { settings.trustedProxies = proxies }
+        if let cost = try map.int("bcryptCost") {
+            guard (4...31).contains(cost) else { throw map.invalid("bcryptCost", "must be between 4 and 31, found \(cost)") }
+            if name == "production" && cost < 10 {
+                throw map.invalid("bcryptCost", "must be at least 10 in production, found \(cost)")
+            }
+            settings.bcryptCost = cost
+        }
+        if let minutes = try map.int("accessTokenMinutes") {
+            guard (1...60).contains(minutes) else { throw map.invalid("accessTokenMinutes", "must be between 1 and 60, found \(minutes)") }
+            settings.accessTokenMinutes = minutes
+        }
+        if let days = try map.int("refreshTokenDays") {
+            guard (1...365).contains(days) else { throw map.invalid("refreshTokenDays", "must be between 1 and 365, found \(days)") }
+            settings.refreshTokenDays = days
+        }
+        if let seconds = try map.int("refreshGraceSeconds") {
+            guard (0...120).contains(seconds) else { throw map.invalid("refreshGraceSeconds", "must be between 0 and 120, found \(seconds)") }
+            settings.refreshGraceSeconds = seconds
+        }
+        if let limits = try map.mapping("rateLimits") {
+            if let perIP = try limits.mapping("authPerIP") { settings.authRateLimitPerIP = try Self.rateLimit(perIP, "authPerIP") }
+            if let perAccount = try limits.mapping("authPerAccount") {
+                settings.authRateLimitPerAccount = try Self.rateLimit(perAccount, "authPerAccount")
+            }
+            try limits.rejectUnknownKeys()
+        }
         try map.rejectUnknownKeys()
         return settings
     }

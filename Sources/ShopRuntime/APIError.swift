@@ -5,6 +5,10 @@ import Hummingbird
 private struct ErrorBody: Encodable {
     let error: String
     let message: String
+    /// The request field at fault (422s), so a form can point at it.
+    let field: String?
+    /// The SKU at fault (409 insufficient_stock, 404 unknown_sku).
+    let sku: String?
 }
 
 /// An error as API.md shapes it: a status and `{"error": "<snake_case_code>", "message": "..."}`.
@@ -12,20 +16,52 @@ public struct APIError: HTTPResponseError, Equatable {
     public var status: HTTPResponse.Status
     public var code: String
     public var message: String
+    public var field: String?
+    public var sku: String?
+    /// Seconds a client should wait before trying again (429, 503).
+    public var retryAfter: Int?
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, field: String? = nil, sku: String? = nil,
+                retryAfter: Int? = nil)
+    {
         self.status = status
         self.code = code
         self.message = message
+        self.field = field
+        self.sku = sku
+        self.retryAfter = retryAfter
+    }
+
+    /// A request field that is missing, of the wrong type or out of range.
+    public static func invalidField(_ field: String, _ message: String) -> APIError {
+        APIError(.unprocessableContent, "invalid_field", message, field: field)
+    }
+
+    public static var unauthorized: APIError {
+        APIError(.unauthorized, "unauthorized", "Sign in first: send Authorization: Bearer <access token>.")
+    }
+
+    public static var invalidToken: APIError {
+        APIError(.unauthorized, "invalid_token", "The access token is invalid or has expired; refresh it or sign in again.")
     }
 
     public static func notFound(_ message: String = "There is nothing at this address.") -> APIError {
         APIError(.notFound, "not_found", message)
     }
 
+    /// Sorted keys: one error is always the same bytes (a login failure must not differ by path).
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONEncoder().encode(ErrorBody(error: code, message: message))
+        let data = try Self.encoder.encode(ErrorBody(error: code, message: message, field: field, sku: sku))
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        // The framework answers 405 only for static files (the API's routes give 404 instead).
         if status == .methodNotAllowed { headers[.allow] = "GET, HEAD" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
@@ -63,6 +99,7 @@ struct ErrorShapeMiddleware<Context: RequestContext>: RouterMiddleware {
         switch status {
         case .notFound: .notFound()
         case .methodNotAllowed: APIError(.methodNotAllowed, "method_not_allowed", "\(request.method) is not allowed here.")
+        case .unprocessableContent: APIError(.unprocessableContent, "invalid_request", "The request could not be processed.")
         case .badRequest: APIError(.badRequest, "bad_request", "The request is malformed.")
         case .contentTooLarge: APIError(.contentTooLarge, "body_too_large", "The request body is too large.")
         case .unsupportedMediaType: APIError(.unsupportedMediaType, "unsupported_media_type", "Send JSON (Content-Type: application/json).")

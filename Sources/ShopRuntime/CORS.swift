@@ -11,6 +11,7 @@ struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
     static var allowedMethods: String { "GET, POST, PATCH, DELETE, OPTIONS" }
     static var allowedHeaders: String { "Authorization, Content-Type, Idempotency-Key, X-Cart-Token, X-Requested-With" }
     static var maxAge: String { "600" }
+    static var exposedHeaders: String { "X-Cart-Token, X-Request-Id, Retry-After, Idempotent-Replayed" }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let origin = request.headers[.origin] else {
@@ -39,6 +40,8 @@ struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
         if allowed {
             response.headers[.accessControlAllowOrigin] = origin
             response.headers[.accessControlAllowCredentials] = "true"
+            // Without this a front end on another origin could not read the new cart's token.
+            response.headers[.accessControlExposeHeaders] = Self.exposedHeaders
         }
         addVary(&response.headers)
         return response

@@ -34,12 +34,31 @@ public enum Runtime {
         return policy
     }
 
+    /// The key that signs access tokens: the environment variable site.yml names. Production
+    /// refuses to start without one (checkSettings); development makes up a random one, so the
+    /// example shop runs with nothing set (sign-ins then last until the runtime restarts).
+    public static func jwtSecret(_ settings: RuntimeSettings, environment: [String: String], logger: Logger? = nil) throws -> [UInt8] {
+        if let secret = environment[settings.jwtSecretEnv], !secret.isEmpty {
+            guard secret.utf8.count >= 32 else {
+                throw StartupError(description: "\(settings.jwtSecretEnv) must hold at least 32 bytes (a random string, say `openssl rand -hex 32`)")
+            }
+            return Array(secret.utf8)
+        }
+        guard !settings.isProduction else {
+            throw StartupError(description: "refusing to start in production: the environment variable \(settings.jwtSecretEnv) (the JWT secret) is not set")
+        }
+        logger?.notice("no JWT secret in the environment: using a random one; sign-ins end when the runtime stops",
+                       metadata: ["variable": "\(settings.jwtSecretEnv)"])
+        return Secrets.randomBytes(32)
+    }
+
     /// The router with every route and middleware, usable by tests without a socket.
     public static func router(
-        config: SiteConfig, settings: RuntimeSettings, policy: OriginPolicy, store: any Store, publicDirectory: String?
+        config: SiteConfig, settings: RuntimeSettings, policy: OriginPolicy, store: any CommerceStore, publicDirectory: String?,
+        secret: [UInt8]? = nil, events: any StockEvents = StockHub(), metrics: RuntimeMetrics = RuntimeMetrics()
     ) -> Router<ShopRequestContext> {
         let router = Router(context: ShopRequestContext.self, options: .autoGenerateHeadEndpoints)
-        router.add(middleware: LogRequestsMiddleware(.info))
+        router.add(middleware: ObservationMiddleware(metrics: metrics))
         router.add(middleware: CORSPolicyMiddleware(policy: policy))
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ErrorShapeMiddleware(notFoundPage: publicDirectory.map { "\($0)/404.html" }))
@@ -61,17 +80,34 @@ public enum Runtime {
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
                             body: .init(byteBuffer: ByteBuffer(string: "ready")))
         }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                     body: .init(byteBuffer: ByteBuffer(string: metrics.text())))
+        }
         CatalogController<ShopRequestContext>(store: store, currency: config.currency).addRoutes(to: router)
+
+        let limits = CartLimits()
+        let auth = AuthService(store: store, settings: settings, secret: secret ?? Secrets.randomBytes(32), cartLimits: limits)
+        AuthController(auth: auth, policy: policy, clientAddress: ClientAddress(trustedProxies: settings.trustedProxies),
+                       perIP: RateLimiter(settings.authRateLimitPerIP), perAccount: RateLimiter(settings.authRateLimitPerAccount),
+                       secureCookie: settings.name != "development").addRoutes(to: router)
+        CartController(auth: auth, currency: config.currency, limits: limits).addRoutes(to: router)
+        OrderController(auth: auth, currency: config.currency, events: events, metrics: metrics).addRoutes(to: router)
         return router
     }
 
     public static func application(
-        config: SiteConfig, settings: RuntimeSettings, policy: OriginPolicy, store: any Store, publicDirectory: String?,
-        logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        config: SiteConfig, settings: RuntimeSettings, policy: OriginPolicy, store: any CommerceStore, publicDirectory: String?,
+        secret: [UInt8], events: any StockEvents = StockHub(), logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = router(config: config, settings: settings, policy: policy, store: store, publicDirectory: publicDirectory)
+        let metrics = RuntimeMetrics()
+        let router = router(config: config, settings: settings, policy: policy, store: store, publicDirectory: publicDirectory,
+                            secret: secret, events: events, metrics: metrics)
+        let connections = metrics.openConnections
         return Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [OpenConnectionsHandler(gauge: connections)])),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "ishop"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger

@@ -1,13 +1,20 @@
 import Foundation
 import Hummingbird
+import NIOCore
+import ShopStore
 
 /// The request context of every ishop route. Its own type (rather than Hummingbird's basic
-/// one) so that limits and encoders are ours, and later the authenticated user rides along.
+/// one) so that limits and encoders are ours, and the request id and peer address ride along.
 public struct ShopRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The TCP peer: the client itself, or a reverse proxy in front of us.
+    public let peerAddress: SocketAddress?
+    /// Set by the observation middleware before anything else runs; echoed as X-Request-Id.
+    public var requestID: String = ""
 
-    public init(source: Source) {
+    public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        peerAddress = source.channel.remoteAddress
     }
 
     /// API.md: request bodies over 64 KiB get 413.

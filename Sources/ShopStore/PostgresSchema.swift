@@ -80,6 +80,72 @@ enum PostgresSchema {
             )
             """,
         ]),
+        // The runtime's own tables. Times are Unix seconds. Secrets are stored hashed only.
+        ("v2-commerce", [
+            """
+            CREATE TABLE users (
+                id TEXT PRIMARY KEY,
+                email TEXT NOT NULL UNIQUE,
+                password_hash TEXT NOT NULL,
+                role TEXT NOT NULL DEFAULT 'customer' CHECK (role IN ('customer', 'admin')),
+                created_at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE refresh_tokens (
+                token_hash TEXT PRIMARY KEY,
+                family_id TEXT NOT NULL,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                issued_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                spent_at BIGINT,
+                successor_hash TEXT,
+                revoked_at BIGINT
+            )
+            """,
+            "CREATE INDEX refresh_tokens_by_family ON refresh_tokens(family_id)",
+            """
+            CREATE TABLE carts (
+                id TEXT PRIMARY KEY,
+                guest_token_hash TEXT UNIQUE,
+                user_id TEXT UNIQUE REFERENCES users(id) ON DELETE CASCADE,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                CHECK ((guest_token_hash IS NULL) <> (user_id IS NULL))
+            )
+            """,
+            """
+            CREATE TABLE cart_items (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                cart_id TEXT NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
+                sku TEXT NOT NULL,
+                quantity BIGINT NOT NULL CHECK (quantity >= 1),
+                UNIQUE (cart_id, sku)
+            )
+            """,
+            """
+            CREATE TABLE orders (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users(id),
+                idempotency_key TEXT NOT NULL,
+                total_cents BIGINT NOT NULL CHECK (total_cents >= 0),
+                currency TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                UNIQUE (user_id, idempotency_key)
+            )
+            """,
+            """
+            CREATE TABLE order_items (
+                order_id TEXT NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+                position INTEGER NOT NULL,
+                sku TEXT NOT NULL,
+                title TEXT NOT NULL,
+                quantity BIGINT NOT NULL CHECK (quantity >= 1),
+                unit_price_cents BIGINT NOT NULL CHECK (unit_price_cents >= 0),
+                PRIMARY KEY (order_id, position)
+            )
+            """,
+        ]),
     ]
 
     /// Applies what is missing, in one transaction under an advisory lock, so that several

@@ -72,6 +72,64 @@ enum SQLiteSchema {
                 );
                 """)
         }
+        // The runtime's own tables. Times are Unix seconds. Secrets are stored hashed only.
+        migrator.registerMigration("v2-commerce") { db in
+            try db.execute(sql: """
+                CREATE TABLE users (
+                    id TEXT PRIMARY KEY,
+                    email TEXT NOT NULL UNIQUE,
+                    password_hash TEXT NOT NULL,
+                    role TEXT NOT NULL DEFAULT 'customer' CHECK (role IN ('customer', 'admin')),
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE refresh_tokens (
+                    token_hash TEXT PRIMARY KEY,
+                    family_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    issued_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    spent_at INTEGER,
+                    successor_hash TEXT,
+                    revoked_at INTEGER
+                );
+                CREATE INDEX refresh_tokens_by_family ON refresh_tokens(family_id);
+                CREATE TABLE carts (
+                    id TEXT PRIMARY KEY,
+                    guest_token_hash TEXT UNIQUE,
+                    user_id TEXT UNIQUE REFERENCES users(id) ON DELETE CASCADE,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    -- A cart belongs to a guest or to a user, never to both or neither.
+                    CHECK ((guest_token_hash IS NULL) <> (user_id IS NULL))
+                );
+                CREATE TABLE cart_items (
+                    id INTEGER PRIMARY KEY,
+                    cart_id TEXT NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
+                    sku TEXT NOT NULL,
+                    quantity INTEGER NOT NULL CHECK (quantity >= 1),
+                    UNIQUE (cart_id, sku)
+                );
+                CREATE TABLE orders (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id),
+                    idempotency_key TEXT NOT NULL,
+                    total_cents INTEGER NOT NULL CHECK (total_cents >= 0),
+                    currency TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    -- The same key of the same user can never make two orders.
+                    UNIQUE (user_id, idempotency_key)
+                );
+                CREATE TABLE order_items (
+                    order_id TEXT NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    sku TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    quantity INTEGER NOT NULL CHECK (quantity >= 1),
+                    unit_price_cents INTEGER NOT NULL CHECK (unit_price_cents >= 0),
+                    PRIMARY KEY (order_id, position)
+                );
+                """)
+        }
         return migrator
     }()
 }

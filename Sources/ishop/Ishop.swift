@@ -19,6 +19,6 @@ struct Ishop: AsyncParsableCommand {
               ishop export shopify --out backup.csv
             """,
         version: "0.1.0",
-        subcommands: [ImportCommand.self, ExportCommand.self, BuildCommand.self, ServeCommand.self]
+        subcommands: [ImportCommand.self, ExportCommand.self, BuildCommand.self, ServeCommand.self, UserCommand.self]
     )
 }

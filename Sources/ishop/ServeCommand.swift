@@ -33,14 +33,15 @@ struct ServeCommand: AsyncParsableCommand {
             if let host { settings.host = host }
             if let port { settings.port = port }
             let policy = try Runtime.checkSettings(settings, environment: ProcessInfo.processInfo.environment)
-            let store = try await site.openStore(config)
+            let logger = site.makeLogger(label: "ishop.serve", defaultLevel: .info)
+            let secret = try Runtime.jwtSecret(settings, environment: ProcessInfo.processInfo.environment, logger: logger)
+            let store = try await site.openCommerceStore(config)
             let publicDirectory = settings.serveStatic ? config.resolve(config.publishDir) : nil
             let listening = settings
             let title = config.title
-            let logger = site.makeLogger(label: "ishop.serve", defaultLevel: .info)
             let app = Runtime.application(
                 config: config, settings: settings, policy: policy, store: store, publicDirectory: publicDirectory,
-                logger: logger
+                secret: secret, logger: logger
             ) { port in
                 let shown = listening.host.contains(":") ? "[\(listening.host)]" : listening.host
                 // Written in one call and flushed: scripts and tests wait for this line.

@@ -48,6 +48,10 @@ struct SiteOptions: ParsableArguments {
         try await StoreLocator.open(databaseLocation(config))
     }
 
+    func openCommerceStore(_ config: SiteConfig) async throws -> any CommerceStore {
+        try await StoreLocator.openCommerce(databaseLocation(config))
+    }
+
     func makeLogger(label: String, defaultLevel: Logger.Level) -> Logger {
         var logger = Logger(label: label)
         logger.logLevel = logLevel ?? defaultLevel

@@ -207,6 +207,44 @@ struct SiteConfigTests {
         #expect(error.description.contains("environments.production.port"))
     }
 
+    @Test("The runtime's auth settings are read, with defaults and bounds")
+    func authSettings() throws {
+        let config = try Self.parse(Self.yaml(
+            "title: Shop",
+            "environments:",
+            "  staging:",
+            "    bcryptCost: 11",
+            "    accessTokenMinutes: 10",
+            "    refreshTokenDays: 14",
+            "    refreshGraceSeconds: 30",
+            "    rateLimits:",
+            "      authPerIP: {perMinute: 30, burst: 15}",
+            "      authPerAccount: {perMinute: 3}"
+        ))
+        let staging = try config.runtime(for: "staging")
+        #expect(staging.bcryptCost == 11)
+        #expect(staging.accessTokenMinutes == 10)
+        #expect(staging.refreshTokenDays == 14)
+        #expect(staging.refreshGraceSeconds == 30)
+        #expect(staging.authRateLimitPerIP == .init(perMinute: 30, burst: 15))
+        #expect(staging.authRateLimitPerAccount == .init(perMinute: 3, burst: 3))
+        let production = try config.runtime(for: "production")
+        #expect(production.bcryptCost == 12)
+        #expect(production.accessTokenMinutes == 15)
+        #expect(production.refreshGraceSeconds == 20)
+
+        let weak = try Self.configError(Self.yaml("title: Shop", "environments:", "  production:", "    bcryptCost: 8"))
+        #expect(weak.keyPath == "environments.production.bcryptCost")
+        let outOfRange = try Self.configError(Self.yaml("title: Shop", "environments:", "  development:", "    bcryptCost: 40"))
+        #expect(outOfRange.keyPath == "environments.development.bcryptCost")
+        let badLimit = try Self.configError(Self.yaml(
+            "title: Shop", "environments:", "  development:", "    rateLimits:", "      authPerIP: {perMinute: 0}"))
+        #expect(badLimit.keyPath.hasSuffix("perMinute"))
+        let unknown = try Self.configError(Self.yaml(
+            "title: Shop", "environments:", "  development:", "    rateLimits:", "      checkout: {perMinute: 5}"))
+        #expect(unknown.keyPath.hasSuffix("checkout"))
+    }
+
     @Test("An unknown top-level key is reported with its line, never ignored")
     func unknownKey() throws {
         let text = Self.yaml("title: Shop", "currency: EUR", "titel: Typo Shop", "locale: en_IE")

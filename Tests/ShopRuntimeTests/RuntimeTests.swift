@@ -6,12 +6,15 @@ import ShopCore
 import ShopImport
 import ShopRuntime
 import ShopStore
+import ShopTestSupport
 import Testing
 
-/// A real SQLite store with the example shop's catalog, and a real folder as public/.
+/// A real store (SQLite, or PostgreSQL when the tests have a server) with the example shop's
+/// catalog, and a real folder as public/.
 struct RuntimeFixture {
     let directory: String
-    let store: SQLiteStore
+    let store: any CommerceStore
+    let opened: Backend.Opened
     let config: SiteConfig
     let publicDirectory: String
 
@@ -19,11 +22,12 @@ struct RuntimeFixture {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    static func make() async throws -> RuntimeFixture {
+    static func make(_ backend: Backend = .sqlite) async throws -> RuntimeFixture {
         let directory = NSTemporaryDirectory() + "ishop-runtime-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let config = try SiteConfig.load(path: repositoryRoot.appendingPathComponent("site.yml").path)
-        let store = try SQLiteStore(path: "\(directory)/shop.sqlite")
+        let opened = try await backend.open()
+        let store = opened.commerce
         _ = try await ShopifyImporter(store: store, currency: config.currency)
             .importFiles([repositoryRoot.appendingPathComponent("catalog/products.csv").path])
         let publicDirectory = "\(directory)/public"
@@ -33,23 +37,35 @@ struct RuntimeFixture {
         try "<!doctype html><title>Fig</title>".write(toFile: "\(publicDirectory)/products/fig-bowl-print/index.html", atomically: true, encoding: .utf8)
         try "body{color:red}".write(toFile: "\(publicDirectory)/css/shop.css", atomically: true, encoding: .utf8)
         try "<!doctype html><title>Not found</title>NOT-FOUND-PAGE".write(toFile: "\(publicDirectory)/404.html", atomically: true, encoding: .utf8)
-        return RuntimeFixture(directory: directory, store: store, config: config, publicDirectory: publicDirectory)
+        return RuntimeFixture(directory: directory, store: store, opened: opened, config: config, publicDirectory: publicDirectory)
     }
 
-    func application(origins: [String] = ["http://localhost:*", "https://shop.example.com"], serveStatic: Bool = true) throws
-        -> some ApplicationProtocol
-    {
+    /// The signing secret of every fixture runtime, so tests can forge tokens on purpose.
+    static let secret = Array("test-secret-of-at-least-32-bytes-for-hs256".utf8)
+
+    func application(
+        origins: [String] = ["http://localhost:*", "https://shop.example.com"], serveStatic: Bool = true,
+        events: StockHub = StockHub(), metrics: RuntimeMetrics = RuntimeMetrics(),
+        configure: (inout RuntimeSettings) -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
         var settings = RuntimeSettings.defaults(for: "development")
         settings.port = 0
         settings.allowedOrigins = origins
+        // The lowest bcrypt cost: tests hash many passwords, and cost is not what they check.
+        settings.bcryptCost = 4
+        settings.authRateLimitPerIP = .init(perMinute: 600, burst: 1000)
+        settings.authRateLimitPerAccount = .init(perMinute: 600, burst: 1000)
+        configure(&settings)
         let policy = try Runtime.checkSettings(settings, environment: [:])
         let router = Runtime.router(config: config, settings: settings, policy: policy, store: store,
-                                    publicDirectory: serveStatic ? publicDirectory : nil)
+                                    publicDirectory: serveStatic ? publicDirectory : nil, secret: Self.secret, events: events,
+                                    metrics: metrics)
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     }
 
     func remove() {
         try? FileManager.default.removeItem(atPath: directory)
+        opened.remove()
     }
 }
 
@@ -218,7 +234,8 @@ func decodeError(_ response: TestResponse) throws -> ErrorBody {
         let fixture = try await RuntimeFixture.make()
         defer { fixture.remove() }
         let hostile = ["https://evil.example", "null", "https://shop.example.com.evil.example", "http://shop.example.com",
-                       "https://evilshop.example.com", "http://localhost.evil.example:5173", "https://localhost:5173"]
+                       "https://evilshop.example.com", "http://localhost.evil.example:5173", "https://localhost:5173",
+                       "https://shop.example.evil.com", "HTTPS://SHOP.EXAMPLE.COM.", "https://shop.example.com:8443"]
         try await fixture.application().test(.live) { client in
             for origin in hostile {
                 try await client.execute(uri: "/api/stock?skus=LP-FIG-A4", method: .get, headers: [.origin: origin]) { response in

@@ -22,11 +22,14 @@ public enum Backend: String, Sendable, CustomStringConvertible {
         public let description: String
     }
 
-    public struct Opened {
+    public struct Opened: Sendable {
         public let store: any Store
         /// Where the store is: a file path or a postgres:// URL (to open it again).
         public let location: String
         let directory: String?
+
+        /// The same store as the runtime sees it (every backend is a CommerceStore).
+        public var commerce: any CommerceStore { store as! any CommerceStore }
 
         public func remove() {
             if let directory { try? FileManager.default.removeItem(atPath: directory) }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import Testing
 
 /// Drives the built `ishop` binary as a shop owner would: real processes, a real SQLite file,
@@ -43,7 +44,7 @@ struct Shop {
     }
 
     @discardableResult
-    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Shop.binary)
         process.arguments = arguments
@@ -57,8 +58,13 @@ struct Shop {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        let stdin = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -104,8 +110,12 @@ final class RunningServer: @unchecked Sendable {
 
     struct ServerDidNotStart: Error { let output: String }
 
-    func get(_ path: String, headers: [(String, String)] = []) async throws -> (status: UInt, body: String, contentType: String) {
+    func get(_ path: String, method: HTTPMethod = .GET, headers: [(String, String)] = [], body: String? = nil) async throws
+        -> (status: UInt, body: String, contentType: String)
+    {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = method
+        if let body { request.body = .bytes(ByteBuffer(string: body)) }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         let body = try await response.body.collect(upTo: 1 << 22)
@@ -247,5 +257,47 @@ final class RunningServer: @unchecked Sendable {
         while server.process.isRunning && Date() < deadline { usleep(20_000) }
         #expect(!server.process.isRunning)
         #expect(server.process.terminationStatus == 0)
+    }
+
+    @Test func userCreateTakesThePasswordFromStandardInputOrTheEnvironmentNeverArgv() async throws {
+        let shop = try Shop.copyExample()
+        defer { shop.remove() }
+        #expect(try shop.run(["import", "shopify", "catalog/products.csv"]).status == 0)
+
+        let made = try shop.run(["user", "create", "--email", "Owner@Example.com", "--admin"], input: "correct horse battery\n")
+        #expect(made.status == 0, "\(made.stderr)")
+        #expect(made.stdout.contains("Created admin owner@example.com"))
+        let again = try shop.run(["user", "create", "--email", "owner@example.com"], input: "another good password\n")
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("already exists"))
+        let fromEnvironment = try shop.run(["user", "create", "--email", "clerk@example.com", "--password-env", "CLERK_PASSWORD"],
+                                           environment: ["CLERK_PASSWORD": "clerk password 123"])
+        #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)")
+        #expect(fromEnvironment.stdout.contains("Created customer clerk@example.com"))
+        let weak = try shop.run(["user", "create", "--email", "weak@example.com"], input: "short\n")
+        #expect(weak.status == 1)
+        #expect(weak.stderr.contains("at least 10 characters"))
+        let nothing = try shop.run(["user", "create", "--email", "none@example.com"])
+        #expect(nothing.status == 1)
+        #expect(nothing.stderr.contains("no password"))
+        let onArgv = try shop.run(["user", "create", "--email", "argv@example.com", "--password", "correct horse battery"])
+        #expect(onArgv.status != 0, "there is no option that takes a password")
+
+        // The admin signs in to a development runtime that has no JWT secret set, and edits stock.
+        let server = try RunningServer(shop: shop, arguments: [])
+        let login = try await server.get("/api/auth/login", method: .POST, headers: [("Content-Type", "application/json")],
+                                         body: #"{"email":"owner@example.com","password":"correct horse battery"}"#)
+        #expect(login.status == 200)
+        let token = try #require(
+            (try JSONSerialization.jsonObject(with: Data(login.body.utf8)) as? [String: Any])?["access_token"] as? String)
+        let patch = try await server.get("/api/admin/variants/LP-FIG-A4", method: .PATCH,
+                                         headers: [("Content-Type", "application/json"), ("Authorization", "Bearer \(token)")],
+                                         body: #"{"stock":7}"#)
+        #expect(patch.status == 200)
+        #expect(patch.body.contains(#""stock":7"#))
+        let metrics = try await server.get("/metrics")
+        #expect(metrics.body.contains("ishop_http_connections_open"))
+        #expect(metrics.body.contains(#"ishop_http_requests_total{method="PATCH",route="/api/admin/variants/{sku}",status="200"} 1"#))
+        #expect(server.stop() == 0)
     }
 }

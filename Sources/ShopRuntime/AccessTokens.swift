@@ -1,0 +1,92 @@
+import Crypto
+import Foundation
+import JWTKit
+import ShopStore
+
+/// The claims of an access token. Only HS256 is ever accepted (the header is checked before
+/// jwt-kit sees the token), and issuer, audience, expiry and issue time are all verified.
+struct AccessClaims: JWTPayload, Equatable {
+    var iss: IssuerClaim
+    var aud: AudienceClaim
+    var sub: SubjectClaim
+    var exp: ExpirationClaim
+    var iat: IssuedAtClaim
+    var nbf: NotBeforeClaim
+    var jti: IDClaim
+    var role: String
+
+    static let issuer = "ishop"
+    static let audience = "ishop-api"
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {
+        try exp.verifyNotExpired()
+        try nbf.verifyNotBefore()
+        guard iss.value == Self.issuer else { throw JWTError.claimVerificationFailure(failedClaim: iss, reason: "wrong issuer") }
+        try aud.verifyIntendedAudience(includes: Self.audience)
+        guard Role(rawValue: role) != nil else { throw JWTError.claimVerificationFailure(failedClaim: sub, reason: "unknown role") }
+    }
+}
+
+/// Who a valid access token says is calling.
+public struct Identity: Sendable, Equatable {
+    public var userID: String
+    public var role: Role
+}
+
+/// Signs and verifies access tokens with the shop's secret.
+actor AccessTokens {
+    /// Sorted keys: the same claims always make the same bytes (and so the same token).
+    private let keys = JWTKeyCollection()
+    private static var serializer: DefaultJWTSerializer {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.outputFormatting = .sortedKeys
+        return DefaultJWTSerializer(jsonEncoder: encoder)
+    }
+    private let secret: [UInt8]
+    private var keyAdded = false
+    let lifetime: Int64
+
+    init(secret: [UInt8], lifetimeSeconds: Int64) {
+        self.secret = secret
+        lifetime = lifetimeSeconds
+    }
+
+    private func ready() async -> JWTKeyCollection {
+        if !keyAdded {
+            await keys.add(hmac: HMACKey(key: SymmetricKey(data: secret)), digestAlgorithm: .sha256, serializer: Self.serializer)
+            keyAdded = true
+        }
+        return keys
+    }
+
+    /// A token issued at `issuedAt` with id `tokenID`: the same inputs give the same token,
+    /// which is what lets a refresh replay within the grace window return the very same pair.
+    func sign(userID: String, role: Role, issuedAt: Int64, tokenID: String) async throws -> String {
+        let issued = Date(timeIntervalSince1970: TimeInterval(issuedAt))
+        let claims = AccessClaims(
+            iss: .init(value: AccessClaims.issuer), aud: .init(value: [AccessClaims.audience]), sub: .init(value: userID),
+            exp: .init(value: issued.addingTimeInterval(TimeInterval(lifetime))), iat: .init(value: issued),
+            nbf: .init(value: issued.addingTimeInterval(-30)), jti: .init(value: tokenID), role: role.rawValue)
+        return try await ready().sign(claims)
+    }
+
+    func verify(_ token: String) async -> Identity? {
+        guard token.utf8.count <= 4096, Self.headerIsHS256(token) else { return nil }
+        guard let claims = try? await ready().verify(token, as: AccessClaims.self), let role = Role(rawValue: claims.role) else {
+            return nil
+        }
+        return Identity(userID: claims.sub.value, role: role)
+    }
+
+    /// `alg` must be exactly HS256: never `none`, never another algorithm with our secret as its key.
+    static func headerIsHS256(_ token: String) -> Bool {
+        guard let first = token.split(separator: ".", omittingEmptySubsequences: false).first, first.utf8.count <= 512 else { return false }
+        var base64 = first.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.utf8.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64),
+              let header = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return false }
+        return header["alg"] as? String == "HS256" && header["crit"] == nil
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import Hummingbird
+import ShopCore
+import ShopStore
+
+/// The cart routes (API.md). A cart is reached only by its owner's access token or its own
+/// X-Cart-Token (128 random bits, stored hashed); its id is informative and opens nothing.
+struct CartController {
+    typealias Context = ShopRequestContext
+    let auth: AuthService
+    let currency: Currency
+    let limits: CartLimits
+
+    static let tokenBytes = 16
+
+    struct CartResponse: ResponseEncodable {
+        struct Item: Encodable {
+            let sku: String
+            let title: String
+            let quantity: Int
+            let unit_price_cents: Int
+            let line_total_cents: Int
+        }
+        let id: String?
+        let currency: String
+        let items: [Item]
+        let subtotal_cents: Int
+
+        enum CodingKeys: String, CodingKey { case id, currency, items, subtotal_cents }
+
+        /// `id` is null (not missing) for a cart that does not exist yet.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(currency, forKey: .currency)
+            try container.encode(items, forKey: .items)
+            try container.encode(subtotal_cents, forKey: .subtotal_cents)
+        }
+
+        init(_ cart: StoredCart?, currency: Currency) {
+            id = cart?.id
+            self.currency = currency.code
+            items = (cart?.lines ?? []).map {
+                Item(sku: $0.sku, title: $0.title, quantity: $0.quantity, unit_price_cents: $0.unitPriceCents,
+                     line_total_cents: $0.lineTotalCents)
+            }
+            subtotal_cents = items.reduce(0) { $0 + $1.line_total_cents }
+        }
+    }
+
+    struct AddInput: Decodable {
+        let sku: String
+        let quantity: WholeNumber
+    }
+
+    struct QuantityInput: Decodable {
+        let quantity: WholeNumber
+    }
+
+    func addRoutes(to router: Router<Context>) {
+        router.get("/api/cart", use: show)
+        router.post("/api/cart/items", use: add)
+        router.patch("/api/cart/items/:sku", use: update)
+        router.delete("/api/cart/items/:sku", use: remove)
+    }
+
+    enum Owner {
+        case none
+        case known(CartOwner)
+    }
+
+    /// The user's cart when a valid bearer token comes (an invalid one is a 401, never a guest);
+    /// otherwise the guest cart of the X-Cart-Token.
+    private func owner(_ request: Request) async throws -> Owner {
+        if let identity = try await auth.identity(request) { return .known(.user(id: identity.userID)) }
+        guard let token = request.headers[.xCartToken] else { return .none }
+        guard Secrets.isWellFormedToken(token, bytes: Self.tokenBytes) else { throw Self.cartNotFound }
+        return .known(.guest(tokenHash: Secrets.sha256Hex(token)))
+    }
+
+    static var cartNotFound: APIError {
+        APIError(.notFound, "cart_not_found", "No cart has this X-Cart-Token (it may have been merged at sign-in).")
+    }
+
+    private func respond(_ owner: CartOwner?, request: Request, context: Context, newToken: String? = nil) async throws -> Response {
+        let cart = try await owner.asyncMap { try await auth.store.cart(of: $0) } ?? nil
+        var response = try CartResponse(cart, currency: currency).response(from: request, context: context)
+        if let newToken { response.headers[.xCartToken] = newToken }
+        return response
+    }
+
+    @Sendable func show(_ request: Request, context: Context) async throws -> Response {
+        switch try await owner(request) {
+        case .none:
+            return try await respond(nil, request: request, context: context)
+        case .known(let owner):
+            if case .guest = owner, try await auth.store.cart(of: owner) == nil { throw Self.cartNotFound }
+            return try await respond(owner, request: request, context: context)
+        }
+    }
+
+    static func checkSKU(_ sku: String) throws {
+        guard (1...255).contains(sku.utf8.count) else { throw APIError.invalidField("sku", "sku must be 1 to 255 bytes long.") }
+    }
+
+    @Sendable func add(_ request: Request, context: Context) async throws -> Response {
+        let who = try await owner(request)
+        guard let input = try await JSONInput.decode(AddInput.self, from: request, context: context) else { throw Self.cartNotFound }
+        try Self.checkSKU(input.sku)
+        guard (1...limits.maxQuantity).contains(input.quantity.value) else {
+            throw APIError.invalidField("quantity", "quantity must be between 1 and \(limits.maxQuantity).")
+        }
+        var newToken: String?
+        let cartOwner: CartOwner
+        switch who {
+        case .none:
+            // A guest's first cart call: the cart and its token are made here, by the server.
+            let token = Secrets.randomToken(bytes: Self.tokenBytes)
+            newToken = token
+            cartOwner = .guest(tokenHash: Secrets.sha256Hex(token))
+        case .known(let owner):
+            if case .guest = owner, try await auth.store.cart(of: owner) == nil { throw Self.cartNotFound }
+            cartOwner = owner
+        }
+        try Self.check(try await auth.store.addToCart(cartOwner, sku: input.sku, quantity: input.quantity.value, limits: limits,
+                                                      now: AuthService.now()), sku: input.sku)
+        return try await respond(cartOwner, request: request, context: context, newToken: newToken)
+    }
+
+    @Sendable func update(_ request: Request, context: Context) async throws -> Response {
+        let sku = try context.parameters.require("sku")
+        try Self.checkSKU(sku)
+        guard case .known(let owner) = try await owner(request) else { throw Self.cartNotFound }
+        guard let input = try await JSONInput.decode(QuantityInput.self, from: request, context: context) else { throw Self.cartNotFound }
+        guard (0...limits.maxQuantity).contains(input.quantity.value) else {
+            throw APIError.invalidField("quantity", "quantity must be between 0 (remove the line) and \(limits.maxQuantity).")
+        }
+        try Self.check(try await auth.store.setCartQuantity(owner, sku: sku, quantity: input.quantity.value, limits: limits,
+                                                            now: AuthService.now()), sku: sku)
+        return try await respond(owner, request: request, context: context)
+    }
+
+    @Sendable func remove(_ request: Request, context: Context) async throws -> Response {
+        let sku = try context.parameters.require("sku")
+        try Self.checkSKU(sku)
+        guard case .known(let owner) = try await owner(request) else { throw Self.cartNotFound }
+        // Removing a line that is not there leaves the cart as asked: not an error.
+        let change = try await auth.store.setCartQuantity(owner, sku: sku, quantity: 0, limits: limits, now: AuthService.now())
+        if change == .noCart, case .guest = owner { throw Self.cartNotFound }
+        return try await respond(owner, request: request, context: context)
+    }
+
+    static func check(_ change: CartChange, sku: String) throws {
+        switch change {
+        case .updated: return
+        case .unknownSKU: throw APIError(.notFound, "unknown_sku", "No product on sale has the SKU \(sku.prefix(100)).", sku: String(sku.prefix(255)))
+        case .quantityOutOfRange(let max):
+            throw APIError.invalidField("quantity", "A cart line holds at most \(max) units.")
+        case .tooManyLines(let max): throw APIError(.unprocessableContent, "cart_full", "A cart holds at most \(max) different items.")
+        case .notInCart: throw APIError(.notFound, "not_in_cart", "The cart has no line with the SKU \(sku.prefix(100)).", sku: String(sku.prefix(255)))
+        case .noCart: throw cartNotFound
+        }
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}
