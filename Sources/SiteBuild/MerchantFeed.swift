@@ -11,16 +11,25 @@ enum MerchantFeed {
 
     /// `imageURLs`: catalog source -> the shop's own copy, where the image stage made one.
     static func xml(products: [Product], config: SiteConfig, urls: SiteURLs, imageURLs: [String: String] = [:]) -> String {
+        var xml = TextBuffer(capacity: products.count * 3000)
+        // TextBuffer never throws; the sink protocol allows a file that can.
+        try? write(products: products, config: config, urls: urls, imageURLs: imageURLs, to: &xml)
+        return xml.text
+    }
+
+    /// Writes the feed into `xml` as it goes (a file for a large catalog: it is 3 KB per product).
+    static func write<Sink: TextSink>(
+        products: [Product], config: SiteConfig, urls: SiteURLs, imageURLs: [String: String], to xml: inout Sink
+    ) throws {
         func imageURL(_ src: String) -> String? { imageURLs[src] ?? urls.image(src) }
         let currency = config.currency
-        var xml = TextBuffer(capacity: products.count * 3000)
-        xml.append("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:g=\"http://base.google.com/ns/1.0\">\n<channel>\n<title>")
-        xml.appendXML(config.title)
-        xml.append("</title>\n<link>")
-        xml.appendXML(urls.base)
-        xml.append("</link>\n<description>")
-        xml.appendXML(config.tagline.isEmpty ? config.title : config.tagline)
-        xml.append("</description>\n")
+        try xml.append("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:g=\"http://base.google.com/ns/1.0\">\n<channel>\n<title>")
+        try xml.appendXML(config.title)
+        try xml.append("</title>\n<link>")
+        try xml.appendXML(urls.base)
+        try xml.append("</link>\n<description>")
+        try xml.appendXML(config.tagline.isEmpty ? config.title : config.tagline)
+        try xml.append("</description>\n")
         for product in products where product.published {
             let link = XMLText.escaped(urls.encoded(PageModels.productPath(product)))
             let text = PlainText.oneLine(PlainText.fromHTML(product.bodyHTML))
@@ -33,46 +42,45 @@ enum MerchantFeed {
             for variant in product.variants {
                 let title = variant.options.isEmpty || variant.title == Product.defaultVariantTitle
                     ? product.title : "\(product.title) – \(variant.title)"
-                xml.append("<item>\n<g:id>")
-                xml.appendXML(variant.sku)
-                xml.append("</g:id>\n<g:item_group_id>")
-                xml.append(group)
-                xml.append("</g:item_group_id>\n<title>")
-                xml.appendXML(cut(title, to: maxTitleLength))
-                xml.append("</title>\n<description>")
-                xml.append(description)
-                xml.append("</description>\n<link>")
-                xml.append(link)
-                xml.append("</link>\n")
+                try xml.append("<item>\n<g:id>")
+                try xml.appendXML(variant.sku)
+                try xml.append("</g:id>\n<g:item_group_id>")
+                try xml.append(group)
+                try xml.append("</g:item_group_id>\n<title>")
+                try xml.appendXML(cut(title, to: maxTitleLength))
+                try xml.append("</title>\n<description>")
+                try xml.append(description)
+                try xml.append("</description>\n<link>")
+                try xml.append(link)
+                try xml.append("</link>\n")
                 let image = variant.imageSrc.isEmpty ? productImage : imageURL(variant.imageSrc) ?? productImage
                 if let image {
-                    xml.append("<g:image_link>")
-                    xml.appendXML(image)
-                    xml.append("</g:image_link>\n")
+                    try xml.append("<g:image_link>")
+                    try xml.appendXML(image)
+                    try xml.append("</g:image_link>\n")
                 }
                 // On sale, Google wants the regular price in g:price and what is paid in g:sale_price.
                 if let compareAt = variant.compareAtCents, variant.isOnSale {
-                    xml.append("<g:price>\(price(compareAt, currency))</g:price>\n<g:sale_price>\(price(variant.priceCents, currency))</g:sale_price>\n")
+                    try xml.append("<g:price>\(price(compareAt, currency))</g:price>\n<g:sale_price>\(price(variant.priceCents, currency))</g:sale_price>\n")
                 } else {
-                    xml.append("<g:price>\(price(variant.priceCents, currency))</g:price>\n")
+                    try xml.append("<g:price>\(price(variant.priceCents, currency))</g:price>\n")
                 }
-                xml.append("<g:availability>\(StockState(variant).merchantCenter)</g:availability>\n")
+                try xml.append("<g:availability>\(StockState(variant).merchantCenter)</g:availability>\n")
                 if let brand {
-                    xml.append("<g:brand>")
-                    xml.append(brand)
-                    xml.append("</g:brand>\n")
+                    try xml.append("<g:brand>")
+                    try xml.append(brand)
+                    try xml.append("</g:brand>\n")
                 }
-                xml.append("<g:condition>new</g:condition>\n")
+                try xml.append("<g:condition>new</g:condition>\n")
                 if let type {
-                    xml.append("<g:product_type>")
-                    xml.append(type)
-                    xml.append("</g:product_type>\n")
+                    try xml.append("<g:product_type>")
+                    try xml.append(type)
+                    try xml.append("</g:product_type>\n")
                 }
-                xml.append("</item>\n")
+                try xml.append("</item>\n")
             }
         }
-        xml.append("</channel>\n</rss>\n")
-        return xml.text
+        try xml.append("</channel>\n</rss>\n")
     }
 
     /// "42.99 EUR": Merchant Center's price format.

@@ -172,7 +172,8 @@ public struct SiteBuilder {
             // are written when the pages are done.
             let feedWork = FeedWork(products: products, config: config, urls: models.urls, prices: models.prices, day: day,
                                     indexable: plan.indexable, sitemapLimit: sitemapLimit, precompress: config.precompress,
-                                    imageURLs: images.sets.compactMapValues { set in set.fallback.map { models.urls.page("/" + $0.file) } })
+                                    imageURLs: images.sets.compactMapValues { set in set.fallback.map { models.urls.page("/" + $0.file) } },
+                                    writer: tree.writer)
             let feedKinds = Set(toRender.compactMap { planned -> FeedWork.Kind? in
                 switch planned.work {
                 case .sitemap: .sitemap
@@ -182,6 +183,10 @@ public struct SiteBuilder {
                 default: nil
                 }
             })
+            // The Merchant Center feed is written by its task straight into the tree, as it is made.
+            for planned in toRender where planned.path == MerchantFeed.path {
+                try tree.prepare(planned.path, digest: planned.digest)
+            }
             let feeds = Task { try await feedWork.render(feedKinds) }
             defer { feeds.cancel() }
 
@@ -255,14 +260,18 @@ public struct SiteBuilder {
                     try write(planned, theme.render(models.context(
                         page: models.page(title: "Page not found", description: "", path: "/404.html")), template: "404"))
                 case .sitemap, .atom, .merchant, .search:
-                    guard let page = try await feeds.value[planned.path] else {
+                    switch try await feeds.value[planned.path] {
+                    case .rendered(let page):
+                        try page.html.withUnsafeBytes {
+                            try tree.write(planned.path, digest: planned.digest, bytes: $0, compressed: page.compressed)
+                        }
+                        rendered.append(planned.path)
+                        step()
+                    case .written(let file):
+                        recordWritten(planned, file)
+                    case nil:
                         throw BuildError(.plan, file: planned.path, "the plan and the feeds rendered disagree")
                     }
-                    try page.html.withUnsafeBytes {
-                        try tree.write(planned.path, digest: planned.digest, bytes: $0, compressed: page.compressed)
-                    }
-                    rendered.append(planned.path)
-                    step()
                 case .robots:
                     try write(planned, Sitemap.robots(urls: models.urls))
                 case .staticFile(let source, let relative):
@@ -558,18 +567,34 @@ struct FeedWork: Sendable {
     let sitemapLimit: Int
     let precompress: Bool
     let imageURLs: [String: String]
+    let writer: OutputTree.Writer
+
+    /// A feed in memory (to be written), or one its task wrote into the tree already.
+    enum Output: Sendable {
+        case rendered(RenderedPage)
+        case written(WrittenFile)
+    }
 
     /// Output path -> the file (and its .gz, made on the same task), for the kinds asked for.
-    func render(_ kinds: Set<Kind>) async throws -> [String: RenderedPage] {
-        try await withThrowingTaskGroup(of: [String: RenderedPage].self) { group in
+    func render(_ kinds: Set<Kind>) async throws -> [String: Output] {
+        try await withThrowingTaskGroup(of: [String: Output].self) { group in
             for kind in kinds {
                 group.addTask {
-                    var pages: [String: RenderedPage] = [:]
-                    for (path, text) in try render(kind) { pages[path] = RenderedPage(path: path, html: text, precompress: precompress) }
+                    if kind == .merchant {
+                        // 3 KB per product: streamed to its file, never held whole.
+                        let file = try StreamingFile(path: "\(writer.stagingPath)/\(MerchantFeed.path)", compress: precompress)
+                        var sink = file
+                        try MerchantFeed.write(products: products, config: config, urls: urls, imageURLs: imageURLs, to: &sink)
+                        return [MerchantFeed.path: .written(try file.finish())]
+                    }
+                    var pages: [String: Output] = [:]
+                    for (path, text) in try render(kind) {
+                        pages[path] = .rendered(RenderedPage(path: path, html: text, precompress: precompress))
+                    }
                     return pages
                 }
             }
-            var texts: [String: RenderedPage] = [:]
+            var texts: [String: Output] = [:]
             for try await part in group { texts.merge(part) { first, _ in first } }
             return texts
         }
@@ -583,7 +608,7 @@ struct FeedWork: Sendable {
         case .atom:
             return [AtomFeed.path: AtomFeed.xml(products: products, config: config, urls: urls, updated: day.timestamp)]
         case .merchant:
-            return [MerchantFeed.path: MerchantFeed.xml(products: products, config: config, urls: urls, imageURLs: imageURLs)]
+            return [MerchantFeed.path: MerchantFeed.xml(products: products, config: config, urls: urls, imageURLs: imageURLs)]  // not used: streamed
         case .search:
             do {
                 return [SearchIndex.path: try SearchIndex.json(products: products, prices: prices)]

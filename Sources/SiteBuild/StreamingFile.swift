@@ -1,0 +1,115 @@
+import CZlib
+import Foundation
+
+/// A large text output (the Merchant Center feed of 100,000 products is 300 MB) written as it is
+/// made, a quarter megabyte at a time, with its .gz made alongside by a streaming deflate: memory
+/// stays flat however large the catalog. The .gz is removed at the end when it is not smaller.
+final class StreamingFile {
+    let path: String
+    private let descriptor: Int32
+    private var gzipDescriptor: Int32 = -1
+    private var stream = z_stream()
+    private var buffer: [UInt8] = []
+    private var compressedOut = [UInt8](repeating: 0, count: 1 << 16)
+    private(set) var bytes = 0
+    private(set) var compressedBytes = 0
+    private var finished = false
+    static let flushSize = 1 << 18
+
+    init(path: String, compress: Bool) throws {
+        self.path = path
+        unlink(path)
+        descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw BuildError(.write, file: path, "cannot be created: \(String(cString: strerror(errno)))") }
+        if compress && Gzip.isText(path) {
+            unlink(path + ".gz")
+            gzipDescriptor = open(path + ".gz", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            guard gzipDescriptor >= 0, ishop_deflate_init_gzip(&stream, 6) == Z_OK else {
+                close(descriptor)
+                throw BuildError(.write, file: path + ".gz", "cannot be created: \(String(cString: strerror(errno)))")
+            }
+        }
+        buffer.reserveCapacity(Self.flushSize + 4096)
+    }
+
+    deinit {
+        if !finished {
+            close(descriptor)
+            unlink(path)
+            if gzipDescriptor >= 0 {
+                deflateEnd(&stream)
+                close(gzipDescriptor)
+                unlink(path + ".gz")
+            }
+        }
+    }
+
+    func append(_ text: String) throws {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= Self.flushSize { try flush(final: false) }
+    }
+
+    /// Catalog text, escaped for XML.
+    func appendXML(_ text: String) throws {
+        try append(XMLText.escaped(text))
+    }
+
+    private func flush(final: Bool) throws {
+        try buffer.withUnsafeBytes { chunk in
+            try Self.writeAll(descriptor, chunk, path: path)
+            guard gzipDescriptor >= 0 else { return }
+            stream.next_in = UnsafeMutablePointer(mutating: chunk.baseAddress?.assumingMemoryBound(to: Bytef.self))
+            stream.avail_in = uInt(chunk.count)
+            repeat {
+                let produced: Int = try compressedOut.withUnsafeMutableBufferPointer { out in
+                    stream.next_out = out.baseAddress
+                    stream.avail_out = uInt(out.count)
+                    let status = deflate(&stream, final ? Z_FINISH : Z_NO_FLUSH)
+                    guard status != Z_STREAM_ERROR else { throw BuildError(.write, file: path + ".gz", "gzip failed") }
+                    return out.count - Int(stream.avail_out)
+                }
+                try compressedOut.withUnsafeBytes { try Self.writeAll(gzipDescriptor, UnsafeRawBufferPointer(rebasing: $0[..<produced]), path: path + ".gz") }
+                compressedBytes += produced
+            } while stream.avail_out == 0 || (final && stream.avail_in > 0)
+        }
+        bytes += buffer.count
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes and closes; returns the bytes on disk and whether a .gz stays beside the file.
+    func finish() throws -> WrittenFile {
+        try flush(final: true)
+        finished = true
+        close(descriptor)
+        guard gzipDescriptor >= 0 else { return WrittenFile(bytes: bytes, compressed: false) }
+        deflateEnd(&stream)
+        close(gzipDescriptor)
+        // As for every output: a .gz only when it is smaller (and the file worth compressing).
+        if compressedBytes >= bytes || bytes < Gzip.minimumSize {
+            unlink(path + ".gz")
+            return WrittenFile(bytes: bytes, compressed: false)
+        }
+        return WrittenFile(bytes: bytes + compressedBytes, compressed: true)
+    }
+
+    private static func writeAll(_ descriptor: Int32, _ chunk: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < chunk.count {
+            let written = Glibc.write(descriptor, chunk.baseAddress! + offset, chunk.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw BuildError(.write, file: path, "cannot be written: \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+    }
+}
+
+/// Where a feed writes its text: memory (TextBuffer) or straight to its file (StreamingFile).
+protocol TextSink {
+    mutating func append(_ text: String) throws
+    mutating func appendXML(_ text: String) throws
+}
+
+extension TextBuffer: TextSink {}
+extension StreamingFile: TextSink {}
