@@ -64,15 +64,15 @@ measure() {  # name, folder, command...: runs the command RUNS times from scratc
 }
 
 measure hugo "$work/hugo" hugo --quiet
-measure ishop "$work/ishop" "$ishop" build --config site-false.yml
-measure ishop_gz "$work/ishop" "$ishop" build --config site-true.yml
+measure ishop "$work/ishop" "$ishop" build --no-images --config site-false.yml
+measure ishop_gz "$work/ishop" "$ishop" build --no-images --config site-true.yml
 pages=$(find "$work/ishop/public" -name '*.html' | wc -l)
 
 # Incremental. A build keeps the previous site as its spare and brings it up to date, so the
 # first change after a build from scratch hard-links the whole tree once (there is no spare
 # yet); from then on a rebuild touches only what changed (docs/building.md). Measured: a
 # rebuild with nothing changed, that first change, then a change in the steady state.
-timed() { (cd "$work/ishop" && /usr/bin/time -f "%e %M" "$ishop" build --config site-false.yml 2>&1 >/dev/null | tail -1); }
+timed() { (cd "$work/ishop" && /usr/bin/time -f "%e %M" "$ishop" build --no-images --config site-false.yml 2>&1 >/dev/null | tail -1); }
 reprice() {  # the first product's first price, plus $1
   python3 - "$work/catalog/products.csv" "$work/changed.csv" "$1" <<'PY'
 import csv, sys
@@ -84,7 +84,7 @@ PY
   "$ishop" import shopify "$work/changed.csv" --config "$work/ishop/site-false.yml" >/dev/null
 }
 aside "$work/ishop/public" "$work/ishop/.public.spare"
-(cd "$work/ishop" && "$ishop" build --config site-false.yml >/dev/null)
+(cd "$work/ishop" && "$ishop" build --no-images --config site-false.yml >/dev/null)
 read -r noop_wall noop_peak < <(timed)
 reprice 1
 read -r relink_wall relink_peak < <(timed)
@@ -114,7 +114,7 @@ if (( scale > 0 )); then
   cp -r "$work/catalog/content" "$work/large-site/content"
   sed 's/^database: .*/database: large.sqlite/' "$work/ishop/site-false.yml" > "$work/large-site/site.yml"
   "$ishop" import shopify "$work/large/products.csv" --config "$work/large-site/site.yml" >/dev/null
-  measure large "$work/large-site" "$ishop" build --config site.yml
+  measure large "$work/large-site" "$ishop" build --no-images --config site.yml
   large_pages=$(find "$work/large-site/public" -name '*.html' | wc -l)
   growth=$(awk -v a="${wall[large]}" -v b="${wall[ishop]}" -v n="$scale" -v m="$products" 'BEGIN {printf "%.2f", (a / b) / (n / m)}')
   table="$table

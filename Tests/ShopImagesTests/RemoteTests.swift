@@ -27,9 +27,15 @@ struct RemoteTests {
         defer { scratch.remove() }
         let config = try scratch.config(Self.fastFetch)
         let fetcher = makeFetcher(config)
-        let first = try await fetcher.fetch(cdn.url("bird-lamp.jpg"))
-        let second = try await fetcher.fetch(cdn.url("bird-lamp.jpg"))
+        // Shut down on every path: an HTTPClient dropped without it stops the whole test process.
+        let fetched: Result<(RemoteFetcher.Fetched, RemoteFetcher.Fetched), any Error>
+        do {
+            fetched = .success((try await fetcher.fetch(cdn.url("bird-lamp.jpg")), try await fetcher.fetch(cdn.url("bird-lamp.jpg"))))
+        } catch {
+            fetched = .failure(error)
+        }
         await fetcher.shutdown()
+        let (first, second) = try fetched.get()
         #expect(!first.revalidated && !first.stale)
         #expect(second.revalidated)
         #expect(second.bytes == first.bytes)
