@@ -114,7 +114,7 @@ if (( scale > 0 )); then
   cp -r "$work/catalog/content" "$work/large-site/content"
   sed 's/^database: .*/database: large.sqlite/' "$work/ishop/site-false.yml" > "$work/large-site/site.yml"
   "$ishop" import shopify "$work/large/products.csv" --config "$work/large-site/site.yml" >/dev/null
-  measure large "$work/large-site" "$ishop" build --no-images --config site.yml
+  runs=${SCALE_RUNS:-1} measure large "$work/large-site" "$ishop" build --no-images --config site.yml
   large_pages=$(find "$work/large-site/public" -name '*.html' | wc -l)
   growth=$(awk -v a="${wall[large]}" -v b="${wall[ishop]}" -v n="$scale" -v m="$products" 'BEGIN {printf "%.2f", (a / b) / (n / m)}')
   table="$table

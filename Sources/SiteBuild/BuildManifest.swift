@@ -11,7 +11,7 @@ import ShopCore
 struct BuildManifest: Equatable {
     static let fileName = ".ishop-manifest"
     /// Bumped when ishop renders differently, so an old manifest never vouches for new output.
-    static let formatVersion = 2
+    static let formatVersion = 3
     static var header: String { "ishop-manifest \(formatVersion)" }
 
     /// Relative output path -> digest of its inputs.
@@ -44,8 +44,9 @@ struct BuildManifest: Equatable {
     }
 }
 
-/// A SHA-256 over a sequence of fields, each ended by a separator so "ab"+"c" differs from
-/// "a"+"bc". Fields go in as their UTF-8 bytes, without copies.
+/// A SHA-256 over a sequence of fields, each preceded by its length so "ab"+"c" differs from
+/// "a"+"bc" (a separator byte would not do: catalog text may hold any byte, NUL included).
+/// Fields go in as their UTF-8 bytes, without copies.
 struct InputDigest {
     private var hash = SHA256()
 
@@ -55,13 +56,12 @@ struct InputDigest {
 
     mutating func add(_ text: String) {
         var text = text
-        text.withUTF8 { hash.update(bufferPointer: UnsafeRawBufferPointer($0)) }
-        withUnsafeBytes(of: UInt8(0)) { hash.update(bufferPointer: $0) }
+        text.withUTF8 { add(bytes: UnsafeRawBufferPointer($0)) }
     }
 
     mutating func add(bytes: UnsafeRawBufferPointer) {
+        withUnsafeBytes(of: UInt64(bytes.count).littleEndian) { hash.update(bufferPointer: $0) }
         hash.update(bufferPointer: bytes)
-        withUnsafeBytes(of: UInt8(0)) { hash.update(bufferPointer: $0) }
     }
 
     mutating func add(_ number: Int) {

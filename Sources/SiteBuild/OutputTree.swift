@@ -39,6 +39,9 @@ final class OutputTree {
     private var contents: [String: String]
     /// Output path -> digest, for every output of this build.
     private(set) var planned: [String: String] = [:]
+    /// Outputs handed to a worker (prepared) and not yet recorded: if the build fails, whatever
+    /// the workers got onto disk for them is removed, so the spare holds nothing its manifest hides.
+    private var pending: Set<String> = []
     private var createdDirectories: Set<String> = []
     private let lockDescriptor: Int32
 
@@ -225,13 +228,14 @@ final class OutputTree {
     }
 
     /// Takes an output (and its .gz) out of the spare, so that what stands there next is new.
+    /// It leaves `contents` only once both are gone: a file that cannot be removed stays listed.
     private func removeFromSpare(_ relativePath: String) throws {
-        guard contents.removeValue(forKey: relativePath) != nil else { return }
+        guard contents[relativePath] != nil else { return }
         let path = "\(stagingPath)/\(relativePath)"
-        if unlink(path) != 0 && errno != ENOENT {
-            throw BuildError(.write, file: path, "cannot be replaced: \(String(cString: strerror(errno)))")
+        for file in [path + ".gz", path] where unlink(file) != 0 && errno != ENOENT {
+            throw BuildError(.write, file: file, "cannot be replaced: \(String(cString: strerror(errno)))")
         }
-        unlink(path + ".gz")
+        contents.removeValue(forKey: relativePath)
     }
 
     private func writeFile(_ relativePath: String, bytes: UnsafeRawBufferPointer) throws {
@@ -307,6 +311,7 @@ final class OutputTree {
     func prepare(_ relativePath: String, digest: String) throws {
         planned[relativePath] = digest
         try removeFromSpare(relativePath)
+        pending.insert(relativePath)
     }
 
     /// After a worker wrote `relativePath` (`bytes` in all, with its .gz if `compressed`).
@@ -314,6 +319,7 @@ final class OutputTree {
         filesWritten += 1
         bytesWritten += bytes
         if compressed { compressedFilesWritten += 1 }
+        pending.remove(relativePath)
         contents[relativePath] = digest
     }
 
@@ -343,7 +349,6 @@ final class OutputTree {
     // MARK: Publishing
 
     /// Removes what the plan does not have, records the manifest and swaps the spare in.
-    /// Returns the manifest of the site now published.
     func publish() throws {
         for relativePath in contents.keys where planned[relativePath] == nil {
             try removeFromSpare(relativePath)
@@ -382,14 +387,23 @@ final class OutputTree {
     /// After a failed build: the live site was never touched; the spare's manifest is made to say
     /// what the spare now holds, so the next build can still start from it.
     func abandon() {
+        for relativePath in pending {
+            unlink("\(stagingPath)/\(relativePath)")
+            unlink("\(stagingPath)/\(relativePath).gz")
+        }
+        pending.removeAll()
         _ = try? writeManifest(BuildManifest(outputs: contents))
     }
 
-    /// Returns the bytes written.
+    /// Written beside and renamed into place, so a crash never leaves half a manifest vouching
+    /// for files. Returns the bytes written.
     private func writeManifest(_ manifest: BuildManifest) throws -> Int {
         let bytes = manifest.encoded()
-        unlink("\(stagingPath)/\(BuildManifest.fileName)")
-        try bytes.withUnsafeBytes { try writeFile(BuildManifest.fileName, bytes: $0) }
+        let path = "\(stagingPath)/\(BuildManifest.fileName)"
+        try bytes.withUnsafeBytes { try Self.writeFile(at: path + ".new", bytes: $0) }
+        guard rename(path + ".new", path) == 0 else {
+            throw BuildError(.write, file: path, "cannot be written: \(String(cString: strerror(errno)))")
+        }
         return bytes.count
     }
 

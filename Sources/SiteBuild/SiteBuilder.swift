@@ -140,6 +140,9 @@ public struct SiteBuilder {
         }
 
         let tree = try OutputTree(publishPath: output, precompress: config.precompress)
+        // The feeds' task, which writes into the spare: stopped and waited for before a failed
+        // build leaves (or it would go on writing files the spare's manifest does not list).
+        var feedTask: Task<[String: FeedWork.Output], any Error>?
         do {
             // Outputs the spare holds already, or the live site has as they must be, are kept.
             var toRender: [PlannedOutput] = []
@@ -188,7 +191,7 @@ public struct SiteBuilder {
                 try tree.prepare(planned.path, digest: planned.digest)
             }
             let feeds = Task { try await feedWork.render(feedKinds) }
-            defer { feeds.cancel() }
+            feedTask = feeds
 
             // Product pages, the bulk of a build, render on every core: a window of pages at a time,
             // split between the workers, then written in order. Memory holds one window, never the site.
@@ -302,6 +305,10 @@ public struct SiteBuilder {
             ])
             return report
         } catch {
+            if let feedTask {
+                feedTask.cancel()
+                _ = try? await feedTask.value
+            }
             tree.abandon()
             throw error
         }
@@ -456,7 +463,9 @@ struct RenderedPage: Sendable {
         self.path = path
         let bytes = Array(html.utf8)
         self.html = bytes
-        compressed = precompress ? bytes.withUnsafeBytes { OutputTree.compressedCopy(of: $0, path: "index.html") } : nil
+        // A page's path is its address ("/products/x/"): the file is its index.html.
+        let file = path.hasSuffix("/") ? "index.html" : path
+        compressed = precompress ? bytes.withUnsafeBytes { OutputTree.compressedCopy(of: $0, path: file) } : nil
     }
 }
 

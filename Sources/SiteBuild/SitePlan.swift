@@ -150,6 +150,7 @@ struct SitePlan {
 
         var sitemap = InputDigest("sitemap")
         sitemap.add([base, day.date, "\(sitemapLimit)"])
+        sitemap.add(config.precompress)  // whether a .gz stands beside it
         indexable.forEach { sitemap.add($0) }
         let sitemapDigest = sitemap.finish()
         let limit = max(1, sitemapLimit)
@@ -163,17 +164,21 @@ struct SitePlan {
         if theme.staticFiles["robots.txt"] == nil {
             var robots = InputDigest("robots")
             robots.add(base)
+        robots.add(config.precompress)  // whether a .gz stands beside it
             try add("robots.txt", robots.finish(), .robots, page: nil, from: "robots.txt")
         }
         var atom = InputDigest("atom")
         atom.add([base, config.title, config.tagline, config.language, day.timestamp])
+        atom.add(config.precompress)  // whether a .gz stands beside it
         products.suffix(AtomFeed.entryCount).forEach { atom.add(byHandle[$0.handle] ?? "") }
         try add(AtomFeed.path, atom.finish(), .atom, page: nil, from: "the Atom feed")
         var merchant = InputDigest("merchant")
         merchant.add([base, config.title, config.tagline, config.currency.code, catalogDigest])
+        merchant.add(config.precompress)  // whether a .gz stands beside it
         try add(MerchantFeed.path, merchant.finish(), .merchant, page: nil, from: "the Merchant Center feed")
         var search = InputDigest("search")
         search.add([config.currency.code, config.locale, catalogDigest])
+        search.add(config.precompress)  // whether a .gz stands beside it
         try add(SearchIndex.path, search.finish(), .search, page: nil, from: "the search index")
 
         try add(OutputTree.markerName, "marker-1", .marker, page: nil, from: "ishop")
@@ -187,12 +192,14 @@ struct SitePlan {
 
         for (relative, source) in theme.staticFiles.sorted(by: { $0.key < $1.key }) {
             let target = assets.fingerprinted[relative]?.path ?? relative
-            if owners[target] != nil {
+            // "x.js.gz" beside an output "x.js" would fight the .gz the build writes for it.
+            if owners[target] != nil || (target.hasSuffix(".gz") && owners[String(target.dropLast(3))] != nil) {
                 throw BuildError(.plan, file: source, """
                     would replace /\(target), which the build writes itself; remove or rename the static file
                     """)
             }
             var digest = InputDigest("static")
+            digest.add(config.precompress)
             if let asset = assets.fingerprinted[relative] {
                 asset.bytes.withUnsafeBytes { digest.add(bytes: $0) }
             } else if let data = FileManager.default.contents(atPath: source) {

@@ -8,6 +8,7 @@ final class StreamingFile {
     let path: String
     private let descriptor: Int32
     private var gzipDescriptor: Int32 = -1
+    private var deflating = false
     private var stream = z_stream()
     private var buffer: [UInt8] = []
     private var compressedOut = [UInt8](repeating: 0, count: 1 << 16)
@@ -21,23 +22,32 @@ final class StreamingFile {
         unlink(path)
         descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw BuildError(.write, file: path, "cannot be created: \(String(cString: strerror(errno)))") }
+        // A .gz of an earlier version must never stand beside the new file.
+        unlink(path + ".gz")
         if compress && Gzip.isText(path) {
-            unlink(path + ".gz")
             gzipDescriptor = open(path + ".gz", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-            guard gzipDescriptor >= 0, ishop_deflate_init_gzip(&stream, 6) == Z_OK else {
-                close(descriptor)
+            // On failure deinit closes and removes what was opened (closing here too would close a
+            // descriptor number that another thread may have been given meanwhile).
+            guard gzipDescriptor >= 0 else {
                 throw BuildError(.write, file: path + ".gz", "cannot be created: \(String(cString: strerror(errno)))")
             }
+            guard ishop_deflate_init_gzip(&stream, 6) == Z_OK else {
+                throw BuildError(.write, file: path + ".gz", "cannot start gzip")
+            }
+            deflating = true
         }
         buffer.reserveCapacity(Self.flushSize + 4096)
     }
 
+    /// A file not finished (an error, a cancelled build) is removed: half a feed is never left.
     deinit {
         if !finished {
-            close(descriptor)
-            unlink(path)
+            if descriptor >= 0 {
+                close(descriptor)
+                unlink(path)
+            }
+            if deflating { deflateEnd(&stream) }
             if gzipDescriptor >= 0 {
-                deflateEnd(&stream)
                 close(gzipDescriptor)
                 unlink(path + ".gz")
             }
@@ -55,6 +65,8 @@ final class StreamingFile {
     }
 
     private func flush(final: Bool) throws {
+        // A build that failed elsewhere cancels the feed's task: stop rather than write 300 MB.
+        try Task.checkCancellation()
         try buffer.withUnsafeBytes { chunk in
             try Self.writeAll(descriptor, chunk, path: path)
             guard gzipDescriptor >= 0 else { return }
@@ -83,6 +95,7 @@ final class StreamingFile {
         close(descriptor)
         guard gzipDescriptor >= 0 else { return WrittenFile(bytes: bytes, compressed: false) }
         deflateEnd(&stream)
+        deflating = false
         close(gzipDescriptor)
         // As for every output: a .gz only when it is smaller (and the file worth compressing).
         if compressedBytes >= bytes || bytes < Gzip.minimumSize {

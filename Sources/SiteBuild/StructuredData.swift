@@ -142,7 +142,7 @@ struct ScriptSafeJSON {
             case 0x0A: bytes.append(contentsOf: [0x5C, 0x6E])
             case 0x0D: bytes.append(contentsOf: [0x5C, 0x72])
             case 0x09: bytes.append(contentsOf: [0x5C, 0x74])
-            case 0x00..<0x20, 0x3C, 0x3E, 0x26, 0x2028, 0x2029:
+            case 0x00..<0x20, 0x7F, 0x3C, 0x3E, 0x26, 0x2028, 0x2029:
                 bytes.append(contentsOf: StructuredData.jsonEscape(scalar).utf8)
             case 0x20..<0x80:
                 bytes.append(UInt8(scalar.value))

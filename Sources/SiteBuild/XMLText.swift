@@ -13,20 +13,29 @@ enum XMLText {
         }) {
             return text
         }
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default:
-                if isAllowed(scalar) { out.unicodeScalars.append(scalar) }
+        // Over UTF-8 bytes (a feed escapes megabytes of descriptions): the markup characters and
+        // C0 controls are single bytes, U+FFFE/U+FFFF are EF BF BE/BF; everything else is copied.
+        let bytes = Array(text.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 64)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
+            case UInt8(ascii: "<"): out.append(contentsOf: "&lt;".utf8)
+            case UInt8(ascii: ">"): out.append(contentsOf: "&gt;".utf8)
+            case UInt8(ascii: "\""): out.append(contentsOf: "&quot;".utf8)
+            case UInt8(ascii: "'"): out.append(contentsOf: "&apos;".utf8)
+            case 0x09, 0x0A, 0x0D: out.append(byte)
+            case 0x00..<0x20: break  // forbidden in XML 1.0: dropped
+            case 0xEF where index + 2 < bytes.count && bytes[index + 1] == 0xBF && (bytes[index + 2] == 0xBE || bytes[index + 2] == 0xBF):
+                index += 2  // U+FFFE or U+FFFF: dropped
+            default: out.append(byte)
             }
+            index += 1
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// XML 1.0's Char production; a Swift string cannot hold surrogates, so only these remain to refuse.

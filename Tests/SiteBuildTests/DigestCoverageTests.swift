@@ -54,4 +54,15 @@ struct DigestCoverageTests {
             #expect(digest(changed) != original, "changing \(name) must change the digest")
         }
     }
+
+    @Test("a NUL inside catalog text cannot make two different products digest alike")
+    func fieldsWithNUL() {
+        var one = product
+        one.title = "x\u{0}y"
+        one.bodyHTML = "z"
+        var two = product
+        two.title = "x"
+        two.bodyHTML = "y\u{0}z"
+        #expect(digest(one) != digest(two))
+    }
 }
