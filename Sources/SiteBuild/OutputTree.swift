@@ -254,17 +254,24 @@ final class OutputTree {
             fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         }
         guard fd >= 0 else { throw BuildError(.write, file: path, "cannot be created: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
         var offset = 0
         while offset < bytes.count {
             let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
                 let reason = String(cString: strerror(errno))
+                close(fd)
                 unlink(path)
                 throw BuildError(.write, file: path, "cannot be written: \(reason)")
             }
             offset += written
+        }
+        // Some file systems (NFS, quotas) report a full disk only here: a file that did not
+        // close cleanly is not recorded as written.
+        if close(fd) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(path)
+            throw BuildError(.write, file: path, "cannot be written: \(reason)")
         }
     }
 

@@ -78,9 +78,9 @@ struct SitePlan {
         newest = Array(products.suffix(config.pageSize).reversed())
 
         var common = InputDigest("shared-\(BuildManifest.formatVersion)")
-        for (name, path) in theme.templateFiles.sorted(by: { $0.key < $1.key }) {
+        for (name, text) in theme.templateTexts.sorted(by: { $0.key < $1.key }) {
             common.add(name)
-            common.add((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+            common.add(text)
         }
         common.add([config.title, config.tagline, config.baseURL.absoluteString, config.currency.code, config.locale,
                     config.language, "\(config.precompress)", "\(config.pageSize)", stylesheet, "\(day.year)"])

@@ -14,6 +14,9 @@ public struct Theme: Sendable {
     public let library: MustacheLibrary
     /// Where each template came from, for messages.
     public let templateFiles: [String: String]
+    /// Each template's text as it was read and compiled: the build's digests take these, so a
+    /// template edited while a build runs cannot pair old pages with a new digest.
+    public let templateTexts: [String: String]
     /// Output path (relative, "/"-separated) -> source file; site files already win.
     public let staticFiles: [String: String]
 
@@ -29,10 +32,12 @@ public struct Theme: Sendable {
 
         _ = HTMLEscaping.registered
         var library = MustacheLibrary()
+        var texts: [String: String] = [:]
         for (name, path) in sources.sorted(by: { $0.key < $1.key }) {
             guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
                 throw BuildError(.theme, file: path, "cannot be read as UTF-8 text")
             }
+            texts[name] = text
             do {
                 // On a line of its own (a standalone tag leaves no trace in the output) before the
                 // file's first line; errors count lines from the file's own first line.
@@ -57,7 +62,7 @@ public struct Theme: Sendable {
         var staticFiles: [String: String] = [:]
         for (name, path) in try files(in: "\(themeRoot)/static", withExtension: nil) { staticFiles[name] = path }
         for (name, path) in try files(in: config.resolve("static"), withExtension: nil) { staticFiles[name] = path }
-        return Theme(library: library, templateFiles: sources, staticFiles: staticFiles)
+        return Theme(library: library, templateFiles: sources, templateTexts: texts, staticFiles: staticFiles)
     }
 
     /// Regular files under `directory`, keyed by relative path (without `ext` when given).

@@ -12,7 +12,7 @@ import Testing
 struct RemoteTests {
     static let fastFetch = [
         "  widths: [64]", "  fallbackWidth: 64",
-        "  fetch:", "    connectTimeoutMs: 3000", "    readTimeoutMs: 2500", "    deadlineMs: 20000",
+        "  fetch:", "    connectTimeoutMs: 5000", "    readTimeoutMs: 5000", "    deadlineMs: 45000",
         "    retries: 2", "    allowedPrivateHosts: [127.0.0.1]",
     ]
 
@@ -64,7 +64,9 @@ struct RemoteTests {
 
         #expect(report.failed == 3)
         let messages = Dictionary(uniqueKeysWithValues: report.warnings.map { ($0.source, $0.message) })
-        #expect(messages[cdn.url("fig-bowl.jpg")]?.contains("timed out") == true, "\(messages)")
+        // A source that never answers ends by the read timeout, or (on a starved machine) by the deadline.
+        let hung = messages[cdn.url("fig-bowl.jpg")] ?? ""
+        #expect(hung.contains("timed out") || hung.contains("deadline"), "\(messages)")
         #expect(messages[cdn.url("kite-sky.jpg")]?.contains("HTTP 500") == true, "\(messages)")
         #expect(messages[cdn.url("marigold.jpg")]?.contains("HTTP 404") == true, "\(messages)")
         for name in ["fig-bowl.jpg", "kite-sky.jpg", "marigold.jpg"] {
