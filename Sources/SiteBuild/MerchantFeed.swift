@@ -9,17 +9,10 @@ enum MerchantFeed {
     static let maxTitleLength = 150
     static let maxDescriptionLength = 5000
 
-    /// `imageURLs`: catalog source -> the shop's own copy, where the image stage made one.
-    static func xml(products: [Product], config: SiteConfig, urls: SiteURLs, imageURLs: [String: String] = [:]) -> String {
-        var xml = TextBuffer(capacity: products.count * 3000)
-        // TextBuffer never throws; the sink protocol allows a file that can.
-        try? write(products: products, config: config, urls: urls, imageURLs: imageURLs, to: &xml)
-        return xml.text
-    }
-
-    /// Writes the feed into `xml` as it goes (a file for a large catalog: it is 3 KB per product).
-    static func write<Sink: TextSink>(
-        products: [Product], config: SiteConfig, urls: SiteURLs, imageURLs: [String: String], to xml: inout Sink
+    /// Writes the feed into `xml` as it goes: 3 KB per product, never held whole. `imageURLs`:
+    /// catalog source -> the shop's own copy, where the image stage made one.
+    static func write(
+        products: [Product], config: SiteConfig, urls: SiteURLs, imageURLs: [String: String], to xml: StreamingFile
     ) throws {
         func imageURL(_ src: String) -> String? { imageURLs[src] ?? urls.image(src) }
         let currency = config.currency

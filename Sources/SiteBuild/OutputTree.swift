@@ -59,12 +59,8 @@ final class OutputTree {
     static let markerName = ".ishop-site"
     static let markerText = "This folder is written by `ishop build` and replaced whole on every build.\n"
 
-    /// The manifest of the live site, without opening a build (nil: no site, or not one of ours).
-    static func liveManifest(publishPath: String) -> BuildManifest? {
-        BuildManifest.load(folder: publishPath)
-    }
-
-    init(publishPath: String, precompress: Bool = true) throws {
+    /// `live`: the published site's manifest, when the caller has read it already (nil reads it).
+    init(publishPath: String, precompress: Bool = true, live liveManifest: BuildManifest? = nil) throws {
         self.publishPath = publishPath
         self.precompress = precompress
         stagingPath = Self.sparePath(for: publishPath)
@@ -84,7 +80,7 @@ final class OutputTree {
         }
 
         Self.removeLegacyStaging(for: publishPath)
-        live = BuildManifest.load(folder: publishPath)?.outputs ?? [:]
+        live = (liveManifest ?? BuildManifest.load(folder: publishPath))?.outputs ?? [:]
         if let spare = BuildManifest.load(folder: stagingPath) {
             contents = spare.outputs
             // From here until the build ends the spare's manifest would lie: take it away, so a
@@ -213,10 +209,6 @@ final class OutputTree {
         if stat(target, &status) == 0 { bytesWritten += Int(status.st_size) }
         filesWritten += 1
         contents[relativePath] = digest
-    }
-
-    func isPlanned(_ relativePath: String) -> Bool {
-        planned[relativePath] != nil
     }
 
     /// The .gz to write beside a text file for Nginx's gzip_static, when it is smaller.

@@ -133,13 +133,13 @@ public struct SiteBuilder {
         clock.lap("plan")
 
         // Every output has the digest the live site records for it: there is nothing to do.
-        let live = OutputTree.liveManifest(publishPath: output)
+        let live = BuildManifest.load(folder: output)
         if let live, live.outputs == plan.digests {
             logger.info("build found nothing changed", metadata: ["outputs": "\(plan.outputs.count)"])
             return plan.report(output: output, rendered: [], tree: nil, images: images.report)
         }
 
-        let tree = try OutputTree(publishPath: output, precompress: config.precompress)
+        let tree = try OutputTree(publishPath: output, precompress: config.precompress, live: live)
         // The feeds' task, which writes into the spare: stopped and waited for before a failed
         // build leaves (or it would go on writing files the spare's manifest does not list).
         var feedTask: Task<[String: FeedWork.Output], any Error>?
@@ -545,22 +545,28 @@ final class CardRenderer: @unchecked Sendable {
     /// Handle -> the card's fields, with `html` (the rendered card) when the theme has a product-card.
     func render(_ products: [Product], workers: Int) async throws -> [String: [String: Any]] {
         let hasCardTemplate = theme.templateFiles["product-card"] != nil
-        let html: [String] = hasCardTemplate ? try await renderInParallel(products, workers: workers) { product in
-            // Without the template file's last line end: `{{{html}}}` on a line of its own adds one,
-            // so a listing reads as it did with `{{> product-card}}` there.
-            var html = try self.theme.render(self.models.cardContext(self.models.card(product)), template: "product-card")
-            if html.hasSuffix("\n") { html.removeLast() }
-            return html
-        } : []
+        let rendered = try await renderInParallel(products, workers: workers) { product -> RenderedCard in
+            var card = self.models.card(product)
+            if hasCardTemplate {
+                // Without the template file's last line end: `{{{html}}}` on a line of its own adds
+                // one, so a listing reads as it did with `{{> product-card}}` there.
+                var html = try self.theme.render(self.models.cardContext(card), template: "product-card")
+                if html.hasSuffix("\n") { html.removeLast() }
+                card["html"] = html
+            }
+            return RenderedCard(fields: card)
+        }
         var cards: [String: [String: Any]] = [:]
         cards.reserveCapacity(products.count)
-        for (index, product) in products.enumerated() {
-            var card = models.card(product)
-            if hasCardTemplate { card["html"] = html[index] }
-            cards[product.handle] = card
-        }
+        for (product, card) in zip(products, rendered) { cards[product.handle] = card.fields }
         return cards
     }
+}
+
+/// A card's fields (strings, numbers, booleans and the rendered html) handed back from a worker.
+struct RenderedCard: @unchecked Sendable {
+    // Unchecked: [String: Any] of value types only, built on the worker and only read after.
+    let fields: [String: Any]
 }
 
 /// The feeds and sitemaps of a build, rendered off the page workers: each kind on a task of its own.
@@ -588,20 +594,7 @@ struct FeedWork: Sendable {
     func render(_ kinds: Set<Kind>) async throws -> [String: Output] {
         try await withThrowingTaskGroup(of: [String: Output].self) { group in
             for kind in kinds {
-                group.addTask {
-                    if kind == .merchant {
-                        // 3 KB per product: streamed to its file, never held whole.
-                        let file = try StreamingFile(path: "\(writer.stagingPath)/\(MerchantFeed.path)", compress: precompress)
-                        var sink = file
-                        try MerchantFeed.write(products: products, config: config, urls: urls, imageURLs: imageURLs, to: &sink)
-                        return [MerchantFeed.path: .written(try file.finish())]
-                    }
-                    var pages: [String: Output] = [:]
-                    for (path, text) in try render(kind) {
-                        pages[path] = .rendered(RenderedPage(path: path, html: text, precompress: precompress))
-                    }
-                    return pages
-                }
+                group.addTask { try render(kind) }
             }
             var texts: [String: Output] = [:]
             for try await part in group { texts.merge(part) { first, _ in first } }
@@ -609,18 +602,27 @@ struct FeedWork: Sendable {
         }
     }
 
-    func render(_ kind: Kind) throws -> [String: String] {
+    func render(_ kind: Kind) throws -> [String: Output] {
+        func inMemory(_ path: String, _ text: String) -> [String: Output] {
+            [path: .rendered(RenderedPage(path: path, html: text, precompress: precompress))]
+        }
         switch kind {
         case .sitemap:
-            let files = Sitemap.files(pagePaths: indexable, lastModified: day.date, urls: urls, limit: sitemapLimit)
-            return Dictionary(files.map { ($0.path, $0.xml) }, uniquingKeysWith: { first, _ in first })
+            var pages: [String: Output] = [:]
+            for file in Sitemap.files(pagePaths: indexable, lastModified: day.date, urls: urls, limit: sitemapLimit) {
+                pages.merge(inMemory(file.path, file.xml)) { first, _ in first }
+            }
+            return pages
         case .atom:
-            return [AtomFeed.path: AtomFeed.xml(products: products, config: config, urls: urls, updated: day.timestamp)]
+            return inMemory(AtomFeed.path, AtomFeed.xml(products: products, config: config, urls: urls, updated: day.timestamp))
         case .merchant:
-            return [MerchantFeed.path: MerchantFeed.xml(products: products, config: config, urls: urls, imageURLs: imageURLs)]  // not used: streamed
+            // 3 KB per product: streamed to its file, never held whole.
+            let file = try StreamingFile(path: "\(writer.stagingPath)/\(MerchantFeed.path)", compress: precompress)
+            try MerchantFeed.write(products: products, config: config, urls: urls, imageURLs: imageURLs, to: file)
+            return [MerchantFeed.path: .written(try file.finish())]
         case .search:
             do {
-                return [SearchIndex.path: try SearchIndex.json(products: products, prices: prices)]
+                return inMemory(SearchIndex.path, try SearchIndex.json(products: products, prices: prices))
             } catch let error as BuildError {
                 throw error
             } catch {

@@ -117,12 +117,3 @@ final class StreamingFile {
         }
     }
 }
-
-/// Where a feed writes its text: memory (TextBuffer) or straight to its file (StreamingFile).
-protocol TextSink {
-    mutating func append(_ text: String) throws
-    mutating func appendXML(_ text: String) throws
-}
-
-extension TextBuffer: TextSink {}
-extension StreamingFile: TextSink {}

@@ -48,26 +48,3 @@ enum XMLText {
         }
     }
 }
-
-/// A text file built as UTF-8 bytes: the feeds and sitemaps of a large catalog are tens of
-/// megabytes, and appending to one String piece by piece (with interpolation) cost more than
-/// the rest of writing them.
-struct TextBuffer {
-    private(set) var bytes: [UInt8] = []
-
-    init(capacity: Int) {
-        bytes.reserveCapacity(capacity)
-    }
-
-    var text: String { String(decoding: bytes, as: UTF8.self) }
-
-    /// Markup that ishop writes itself.
-    mutating func append(_ text: String) {
-        bytes.append(contentsOf: text.utf8)
-    }
-
-    /// Catalog text, escaped for XML (`XMLText.escaped`).
-    mutating func appendXML(_ text: String) {
-        bytes.append(contentsOf: XMLText.escaped(text).utf8)
-    }
-}
