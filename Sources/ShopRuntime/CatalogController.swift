@@ -11,9 +11,9 @@ struct CatalogController<Context: RequestContext> {
     static var maxSKUsPerRequest: Int { 200 }
     static var maxSKUBytes: Int { 255 }
 
-    /// The wire shape of a product: a DTO, separate from the stored row.
-    struct ProductResponse: ResponseEncodable {
-        struct VariantResponse: Encodable {
+    /// The wire shape of a product (API.md): a DTO, separate from the stored row.
+    struct ProductResponse: ResponseGenerator {
+        struct VariantResponse {
             let sku: String
             let title: String
             let price_cents: Int
@@ -23,10 +23,50 @@ struct CatalogController<Context: RequestContext> {
         let title: String
         let currency: String
         let variants: [VariantResponse]
+
+        func response(from request: Request, context: some RequestContext) throws -> Response {
+            var json = JSONOutput(capacity: 256 + variants.count * 96)
+            json.raw("{\"handle\":")
+            json.string(handle)
+            json.raw(",\"title\":")
+            json.string(title)
+            json.raw(",\"currency\":")
+            json.string(currency)
+            json.raw(",\"variants\":[")
+            for (index, variant) in variants.enumerated() {
+                json.raw(index == 0 ? "{\"sku\":" : ",{\"sku\":")
+                json.string(variant.sku)
+                json.raw(",\"title\":")
+                json.string(variant.title)
+                json.raw(",\"price_cents\":")
+                json.int(variant.price_cents)
+                json.raw(",\"stock\":")
+                json.int(variant.stock)
+                json.raw("}")
+            }
+            json.raw("]}")
+            return json.response()
+        }
     }
 
-    struct StockResponse: ResponseEncodable {
+    struct StockResponse: ResponseGenerator {
         let stock: [String: Int]
+
+        func response(from request: Request, context: some RequestContext) throws -> Response {
+            var json = JSONOutput(capacity: 16 + stock.count * 32)
+            json.raw("{\"stock\":{")
+            var first = true
+            // Sorted, so that the same stock always reads the same (caches, diffs, tests).
+            for (sku, count) in stock.sorted(by: { $0.key < $1.key }) {
+                if !first { json.raw(",") }
+                first = false
+                json.string(sku)
+                json.raw(":")
+                json.int(count)
+            }
+            json.raw("}}")
+            return json.response()
+        }
     }
 
     func addRoutes(to router: Router<Context>) {
@@ -53,12 +93,12 @@ struct CatalogController<Context: RequestContext> {
         var skus: [String] = []
         var seen: Set<Substring> = []
         for part in list.split(separator: ",") {
-            let sku = part.trimmingCharacters(in: .whitespaces)
-            guard !sku.isEmpty, seen.insert(Substring(sku)).inserted else { continue }
+            let sku = part.trimmingSpaces
+            guard !sku.isEmpty, seen.insert(sku).inserted else { continue }
             guard sku.utf8.count <= Self.maxSKUBytes else {
                 throw APIError(.badRequest, "invalid_sku", "A SKU is at most \(Self.maxSKUBytes) bytes long.")
             }
-            skus.append(sku)
+            skus.append(String(sku))
             guard skus.count <= Self.maxSKUsPerRequest else {
                 throw APIError(.badRequest, "too_many_skus", "Ask for at most \(Self.maxSKUsPerRequest) SKUs at once.")
             }
