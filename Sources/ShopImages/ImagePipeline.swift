@@ -44,9 +44,12 @@ public enum ImagePipeline {
         }
         let fetcher = distinct.contains(where: \.isRemote)
             ? RemoteFetcher(settings: settings, cacheDirectory: cache.remote, offline: options.offline, logger: logger) : nil
+        let parameterTag = ImageRenderer(settings: settings).parameterTag
+        let memo = LocalSourceMemo.load(from: cache.localSourceMemo, parameterTag: parameterTag)
         let work = SourceWork(
             settings: settings, config: config, cache: cache, imageDirectory: imageDirectory, fetcher: fetcher,
-            cores: AsyncLimiter(limit: ProcessInfo.processInfo.activeProcessorCount), logger: logger)
+            cores: AsyncLimiter(limit: ProcessInfo.processInfo.activeProcessorCount), memo: memo, logger: logger)
+        var nextMemo = LocalSourceMemo(parameterTag: parameterTag)
 
         var report = ImageReport()
         var usedFiles = Set<String>()
@@ -75,6 +78,8 @@ public enum ImagePipeline {
                     report.warnings.append(warning)
                 }
                 if outcome.stale { report.staleRemote += 1 }
+                if outcome.readLocalSource { report.localSourcesRead += 1 }
+                if let (path, entry) = outcome.memo { nextMemo.entries[path] = entry }
                 if let key = outcome.key { usedKeys.insert(key) }
                 if let largest = outcome.set.webp.last {
                     report.bytesSaved += max(0, outcome.set.sourceBytes - largest.bytes)
@@ -87,6 +92,8 @@ public enum ImagePipeline {
         }
         await fetcher?.shutdown()
         report.warnings.sort { $0.source < $1.source }
+        // Only the sources of this run: entries of removed products go with them.
+        nextMemo.save(to: cache.localSourceMemo, logger: logger)
 
         if options.prune {
             prune(directory: imageDirectory, keeping: usedFiles)
@@ -116,6 +123,7 @@ struct ImageCache: Sendable {
     var sets: String { root + "/sets" }
     var files: String { root + "/files" }
     var remote: String { root + "/remote" }
+    var localSourceMemo: String { root + "/local-sources.json" }
 
     func create() throws {
         for folder in [sets, files, remote] {
@@ -151,6 +159,48 @@ private struct SourceOutcome: Sendable {
     var kind: Kind
     var key: String?
     var stale = false
+    var readLocalSource = false
+    /// What to remember about a local source for the next build.
+    var memo: (path: String, entry: LocalSourceMemo.Entry)?
+}
+
+/// The set key each local source file had, by the file's size, modification time (ns) and
+/// inode, so a warm build stats its sources instead of reading and hashing every byte of them
+/// (a catalog's photos are gigabytes). A file rewritten in place gets a new modification time;
+/// the key is dropped whenever the output parameters change.
+struct LocalSourceMemo: Codable, Sendable {
+    struct Entry: Codable, Sendable, Equatable {
+        var size: Int64
+        var modifiedNanoseconds: Int64
+        var inode: UInt64
+        var key: String
+    }
+    var parameterTag: String
+    var entries: [String: Entry] = [:]
+
+    static func load(from path: String, parameterTag: String) -> LocalSourceMemo {
+        guard let data = FileManager.default.contents(atPath: path),
+              let memo = try? JSONDecoder().decode(LocalSourceMemo.self, from: data), memo.parameterTag == parameterTag
+        else { return LocalSourceMemo(parameterTag: parameterTag) }
+        return memo
+    }
+
+    func save(to path: String, logger: Logger) {
+        do {
+            try JSONEncoder().encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            // Only an optimisation: the next build reads and hashes its sources again.
+            logger.notice("cannot remember local image sources", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+    }
+
+    /// The file's identity now (the key left empty), or nil when it cannot be had.
+    static func identity(of path: String) -> Entry? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Entry(size: Int64(info.st_size), modifiedNanoseconds: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
+                     inode: UInt64(info.st_ino), key: "")
+    }
 }
 
 /// One source from bytes to published files; shared read-only by every task.
@@ -161,11 +211,13 @@ private struct SourceWork: Sendable {
     let imageDirectory: String
     let fetcher: RemoteFetcher?
     let cores: AsyncLimiter
+    let memo: LocalSourceMemo
     let logger: Logger
 
     func run(_ source: ImageSource) async -> SourceOutcome {
         var stale = false
         let bytes: [UInt8]
+        var remembered: (path: String, entry: LocalSourceMemo.Entry)?
         do {
             if source.isRemote {
                 guard let fetcher else { throw FetchFailure(message: "no fetcher", retryable: false) }
@@ -173,7 +225,20 @@ private struct SourceWork: Sendable {
                 bytes = fetched.bytes
                 stale = fetched.stale
             } else {
-                bytes = try readLocal(source.reference)
+                let path = try localPath(source.reference)
+                // The identity is taken before the bytes are read: a file changed in between has
+                // a newer modification time than the one remembered, and is read again next time.
+                if let identity = LocalSourceMemo.identity(of: path) {
+                    if let known = memo.entries[path], known.size == identity.size,
+                       known.modifiedNanoseconds == identity.modifiedNanoseconds, known.inode == identity.inode,
+                       let outcome = fromCache(source, key: known.key, stale: false) {
+                        var outcome = outcome
+                        outcome.memo = (path, known)
+                        return outcome
+                    }
+                    remembered = (path, identity)
+                }
+                bytes = try readLocal(path)
             }
         } catch {
             return failed(source, "\(error)")
@@ -184,17 +249,16 @@ private struct SourceWork: Sendable {
         hasher.update(data: bytes)
         hasher.update(data: Data(renderer.parameterTag.utf8))
         let key = String(hasher.finalize().map { String(format: "%02x", $0) }.joined().prefix(24))
+        let memoEntry = remembered.map { remembered -> (path: String, entry: LocalSourceMemo.Entry) in
+            var entry = remembered.entry
+            entry.key = key
+            return (remembered.path, entry)
+        }
 
-        if var set = cache.set(for: key) {
-            do {
-                try publish(set)
-                // The cached set may have been made for another source with the same bytes.
-                set.source = source.reference
-                set.alt = source.alt
-                return SourceOutcome(set: set, kind: .cached, key: key, stale: stale)
-            } catch {
-                return failed(source, "cannot publish from the cache: \(error)")
-            }
+        if var outcome = fromCache(source, key: key, stale: stale) {
+            outcome.readLocalSource = !source.isRemote
+            outcome.memo = memoEntry
+            return outcome
         }
 
         let rendered: Result<ImageRenderer.Output, Error> = await cores.run {
@@ -215,9 +279,24 @@ private struct SourceWork: Sendable {
             } catch {
                 return failed(source, "cannot write its outputs: \(error)")
             }
-            return SourceOutcome(set: output.set, kind: .processed, key: key, stale: stale)
+            return SourceOutcome(set: output.set, kind: .processed, key: key, stale: stale,
+                                 readLocalSource: !source.isRemote, memo: memoEntry)
         case .failure(let error):
             return failed(source, "\(error)")
+        }
+    }
+
+    /// The set made earlier under `key`, published; nil when the cache does not hold it.
+    private func fromCache(_ source: ImageSource, key: String, stale: Bool) -> SourceOutcome? {
+        guard var set = cache.set(for: key) else { return nil }
+        do {
+            try publish(set)
+            // The cached set may have been made for another source with the same bytes.
+            set.source = source.reference
+            set.alt = source.alt
+            return SourceOutcome(set: set, kind: .cached, key: key, stale: stale)
+        } catch {
+            return failed(source, "cannot publish from the cache: \(error)")
         }
     }
 
@@ -227,14 +306,15 @@ private struct SourceWork: Sendable {
 
     /// A path relative to the site folder (a leading "/" means the site folder too, unless the
     /// file exists at that absolute path). Other URL schemes are refused.
-    private func readLocal(_ reference: String) throws -> [UInt8] {
+    private func localPath(_ reference: String) throws -> String {
         if reference.contains("://") || reference.lowercased().hasPrefix("data:") {
             throw FetchFailure(message: "only http and https URLs or local paths are allowed", retryable: false)
         }
-        var path = reference
-        if !(reference.hasPrefix("/") && FileManager.default.fileExists(atPath: reference)) {
-            path = config.resolve(String(reference.drop(while: { $0 == "/" })))
-        }
+        if reference.hasPrefix("/") && FileManager.default.fileExists(atPath: reference) { return reference }
+        return config.resolve(String(reference.drop(while: { $0 == "/" })))
+    }
+
+    private func readLocal(_ path: String) throws -> [UInt8] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
             throw FetchFailure(message: "no such file (\(path))", retryable: false)

@@ -98,6 +98,9 @@ public struct ImageReport: Sendable {
     public var bytesSaved = 0
     /// Remote sources served from the on-disk cache because the origin failed or we are offline.
     public var staleRemote = 0
+    /// Local sources whose bytes were read and hashed; a warm build whose files did not change
+    /// reads none (they are known by size, modification time and inode).
+    public var localSourcesRead = 0
     public var warnings: [ImageWarning] = []
 
     public var summary: String {

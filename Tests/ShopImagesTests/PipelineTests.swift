@@ -162,6 +162,34 @@ struct PipelineTests {
         #expect(kept == expected)
     }
 
+    @Test("A warm build reads no unchanged local source; a changed file is read again and its new picture used")
+    func localSourcesKnownByIdentity() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        try scratch.write("a.png", Paths.fixture("rgb.png"))
+        try scratch.write("b.png", Paths.fixture("grey.png"))
+        let config = try scratch.config(["  widths: [32, 64]", "  fallbackWidth: 64"])
+        let sources = [ImageSource("a.png"), ImageSource("b.png")]
+        let cold = try await ImagePipeline.prepare(sources: sources, config: config, outputDirectory: scratch.publicDirectory)
+        #expect(cold.processed == 2 && cold.localSourcesRead == 2)
+
+        let warm = try await ImagePipeline.prepare(sources: sources, config: config, outputDirectory: scratch.publicDirectory)
+        #expect(warm.cached == 2 && warm.localSourcesRead == 0)
+        #expect(warm.sets["a.png"] == cold.sets["a.png"])
+
+        // Replaced by another picture (a new file, so a new inode and modification time).
+        try FileManager.default.removeItem(atPath: scratch.root + "/a.png")
+        try scratch.write("a.png", Paths.fixture("alpha.png"))
+        let changed = try await ImagePipeline.prepare(sources: sources, config: config, outputDirectory: scratch.publicDirectory)
+        #expect(changed.localSourcesRead == 1 && changed.processed == 1 && changed.cached == 1)
+        #expect(changed.sets["a.png"]?.webp.map(\.file) != cold.sets["a.png"]?.webp.map(\.file))
+
+        // New output parameters: every source is read again.
+        let wider = try scratch.config(["  widths: [32, 48]", "  fallbackWidth: 48"])
+        let rewidened = try await ImagePipeline.prepare(sources: sources, config: wider, outputDirectory: scratch.publicDirectory)
+        #expect(rewidened.localSourcesRead == 2 && rewidened.processed == 2)
+    }
+
     @Test("The decode scale leaves the largest output at least 2x headroom")
     func scaleChoice() throws {
         let header = ImageHeader(format: .jpeg, storedWidth: 6000, storedHeight: 4000, mayHaveAlpha: false, orientation: 1)
