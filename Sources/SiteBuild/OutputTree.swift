@@ -21,6 +21,8 @@ import Foundation
 /// then created anew.
 final class OutputTree {
     let publishPath: String
+    /// syncfs before the swap (SiteBuilder.syncBeforePublish).
+    let syncBeforePublish: Bool
     /// The spare tree being brought up to date: the next published site.
     let stagingPath: String
     let precompress: Bool
@@ -60,8 +62,9 @@ final class OutputTree {
     static let markerText = "This folder is written by `ishop build` and replaced whole on every build.\n"
 
     /// `live`: the published site's manifest, when the caller has read it already (nil reads it).
-    init(publishPath: String, precompress: Bool = true, live liveManifest: BuildManifest? = nil) throws {
+    init(publishPath: String, precompress: Bool = true, live liveManifest: BuildManifest? = nil, syncBeforePublish: Bool = true) throws {
         self.publishPath = publishPath
+        self.syncBeforePublish = syncBeforePublish
         self.precompress = precompress
         stagingPath = Self.sparePath(for: publishPath)
         try Self.checkReplaceable(publishPath)
@@ -355,6 +358,12 @@ final class OutputTree {
         }
         filesRemoved = live.keys.filter { planned[$0] == nil }.count
         bytesWritten += try writeManifest(BuildManifest(outputs: planned))
+        // On disk before the swap: after a power cut, the folder Nginx serves must not hold files
+        // that were renamed into place before their bytes were written (ext4 allocates late).
+        // A write error that only shows now (EIO, a full disk at write-back) fails the build.
+        if syncBeforePublish && ishop_sync_filesystem(stagingPath) != 0 {
+            throw BuildError(.publish, file: stagingPath, "cannot write the new site to disk: \(String(cString: strerror(errno)))")
+        }
 
         var status = stat()
         if lstat(publishPath, &status) != 0 {

@@ -72,6 +72,10 @@ public struct SiteBuilder {
     public var processImages = true
     /// `--offline` (remote images from the cache only) and `--strict` (a missing image fails the build).
     public var imageOptions = ImagePipeline.Options()
+    /// True: the new site is written to disk (syncfs) before it replaces the old one, so a power
+    /// cut can never leave Nginx serving half-written files. `ishop build --no-sync` turns it off
+    /// for throwaway output (previews, benchmarks of rendering alone).
+    public var syncBeforePublish = true
     /// Called as image sources are done (done, total), from the image workers.
     public var imageProgress: (@Sendable (Int, Int) -> Void)?
 
@@ -139,7 +143,7 @@ public struct SiteBuilder {
             return plan.report(output: output, rendered: [], tree: nil, images: images.report)
         }
 
-        let tree = try OutputTree(publishPath: output, precompress: config.precompress, live: live)
+        let tree = try OutputTree(publishPath: output, precompress: config.precompress, live: live, syncBeforePublish: syncBeforePublish)
         // The feeds' task, which writes into the spare: stopped and waited for before a failed
         // build leaves (or it would go on writing files the spare's manifest does not list).
         var feedTask: Task<[String: FeedWork.Output], any Error>?

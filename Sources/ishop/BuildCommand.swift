@@ -31,6 +31,9 @@ struct BuildCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-images"), help: "Pages only: product pictures keep the catalog's image addresses; no image is made or fetched.")
     var noImages = false
 
+    @Flag(name: .customLong("no-sync"), help: "Do not wait for the new site to reach the disk before it replaces the old one (throwaway builds only: a power cut could leave files half-written).")
+    var noSync = false
+
     func validate() throws {
         if let jobs, !(1...256).contains(jobs) { throw ValidationError("--jobs must be between 1 and 256") }
     }
@@ -48,6 +51,7 @@ struct BuildCommand: AsyncParsableCommand {
                 var builder = SiteBuilder(config: config, store: store, logger: site.makeLogger(label: "ishop.build", defaultLevel: .warning))
                 if let jobs { builder.jobs = jobs }
                 builder.processImages = !noImages
+                builder.syncBeforePublish = !noSync
                 builder.imageOptions = ImagePipeline.Options(offline: offline, strict: strict)
                 let imagesOnTerminal = progress.isTerminal
                 builder.imageProgress = { done, total in

@@ -6,4 +6,8 @@
    Returns 0, or -1 with errno set (EINVAL/ENOSYS where the file system cannot do it). */
 int ishop_exchange_paths(const char *first, const char *second);
 
+/* Writes every dirty page of the file system holding `path` to disk (Linux syncfs): one call
+   instead of an fsync per file of a site of thousands. Returns 0, or -1 with errno set. */
+int ishop_sync_filesystem(const char *path);
+
 #endif
