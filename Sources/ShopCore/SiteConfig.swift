@@ -93,6 +93,8 @@ public struct RuntimeSettings: Sendable, Equatable {
     public var accessTokenMinutes: Int = 15
     /// Lifetime of a refresh token (and of a sign-in, since each use rotates it).
     public var refreshTokenDays: Int = 30
+    /// A guest cart untouched for this long is removed by the runtime's hourly housekeeping.
+    public var guestCartDays: Int = 30
     /// How long a just-spent refresh token still returns its successor (two tabs refreshing at once).
     public var refreshGraceSeconds: Int = 20
     /// Login and register attempts per client IP address.
@@ -311,6 +313,10 @@ extension RuntimeSettings {
         if let days = try map.int("refreshTokenDays") {
             guard (1...365).contains(days) else { throw map.invalid("refreshTokenDays", "must be between 1 and 365, found \(days)") }
             settings.refreshTokenDays = days
+        }
+        if let days = try map.int("guestCartDays") {
+            guard (1...365).contains(days) else { throw map.invalid("guestCartDays", "must be between 1 and 365, found \(days)") }
+            settings.guestCartDays = days
         }
         if let seconds = try map.int("refreshGraceSeconds") {
             guard (0...120).contains(seconds) else { throw map.invalid("refreshGraceSeconds", "must be between 0 and 120, found \(seconds)") }

@@ -56,6 +56,10 @@ public protocol CommerceStore: Store {
 
     /// Sets a variant's stock and/or price. nil: no variant has that SKU.
     func updateVariant(sku: String, stock: Int?, priceCents: Int?, now: Int64) async throws -> VariantSummary?
+
+    /// Removes guest carts untouched since `guestCartsUntouchedSince` and refresh-token families
+    /// whose every token expired before `now` (Housekeeping.swift).
+    func removeExpired(guestCartsUntouchedSince: Int64, now: Int64) async throws -> HousekeepingResult
 }
 
 public enum Role: String, Sendable, Codable, CaseIterable {

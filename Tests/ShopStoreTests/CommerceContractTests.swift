@@ -101,6 +101,42 @@ struct CommerceContractTests {
         try await store.close()
     }
 
+    @Test("Housekeeping removes untouched guest carts and wholly expired refresh families, nothing else", arguments: Backend.available)
+    func housekeeping(backend: Backend) async throws {
+        let opened = try await backend.open()
+        defer { opened.remove() }
+        let store = opened.commerce
+        _ = try await store.upsert([Sample.simple(handle: "a", sku: "A", stock: 9)])
+        let user = try await store.createUser(email: "h@example.com", passwordHash: "h", role: .customer)
+        let stale = CartOwner.guest(tokenHash: "stale"), fresh = CartOwner.guest(tokenHash: "fresh"), signedIn = CartOwner.user(id: user.id)
+        #expect(try await store.addToCart(stale, sku: "A", quantity: 1, limits: Self.limits, now: 100) == .updated)
+        #expect(try await store.addToCart(fresh, sku: "A", quantity: 1, limits: Self.limits, now: 100) == .updated)
+        #expect(try await store.addToCart(fresh, sku: "A", quantity: 1, limits: Self.limits, now: 5000) == .updated)
+        #expect(try await store.addToCart(signedIn, sku: "A", quantity: 1, limits: Self.limits, now: 100) == .updated)
+        // Family "gone": both tokens expired (at 1100 and 1200). Family "alive": one spent token
+        // expired, its successor not yet, so the spent one stays to catch a replay.
+        try await store.issueRefreshToken(NewRefreshToken(hash: "g1", userID: user.id, familyID: "gone", issuedAt: 100, expiresAt: 1100))
+        try await store.issueRefreshToken(NewRefreshToken(hash: "g2", userID: user.id, familyID: "gone", issuedAt: 200, expiresAt: 1200))
+        try await store.issueRefreshToken(NewRefreshToken(hash: "a1", userID: user.id, familyID: "alive", issuedAt: 100, expiresAt: 1100))
+        try await store.issueRefreshToken(NewRefreshToken(hash: "a2", userID: user.id, familyID: "alive", issuedAt: 900, expiresAt: 9000))
+
+        let removed = try await store.removeExpired(guestCartsUntouchedSince: 1000, now: 2000)
+        #expect(removed == HousekeepingResult(guestCarts: 1, refreshTokens: 2))
+        #expect(try await store.cart(of: stale) == nil)
+        #expect(try await store.cart(of: fresh)?.lines.first?.quantity == 2)
+        #expect(try await store.cart(of: signedIn)?.lines.count == 1)
+        // The live family keeps working.
+        let rotated = try await store.rotateRefreshToken(
+            presentedHash: "a2", successor: NewRefreshToken(hash: "a3", userID: "", familyID: "", issuedAt: 2000, expiresAt: 9999),
+            now: 2000, graceSeconds: 20)
+        #expect(rotated == .rotated(userID: user.id, familyID: "alive"))
+        // A second pass finds nothing more; a stale guest token just starts a new cart.
+        #expect(try await store.removeExpired(guestCartsUntouchedSince: 1000, now: 2000) == HousekeepingResult())
+        #expect(try await store.addToCart(stale, sku: "A", quantity: 1, limits: Self.limits, now: 2001) == .updated)
+        #expect(try await store.cart(of: stale)?.lines.first?.quantity == 1)
+        try await store.close()
+    }
+
     @Test("Carts: quantities add up within bounds, lines are capped, prices come from the catalog", arguments: Backend.available)
     func carts(backend: Backend) async throws {
         let opened = try await backend.open()
