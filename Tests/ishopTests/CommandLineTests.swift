@@ -259,6 +259,41 @@ final class RunningServer: @unchecked Sendable {
         #expect(server.process.terminationStatus == 0)
     }
 
+    @Test func sigtermLetsARequestInFlightFinish() async throws {
+        let shop = try Shop.copyExample()
+        defer { shop.remove() }
+        // A slow request on purpose: registering hashes the password with bcrypt at cost 15.
+        let siteYml = try shop.read("site.yml")
+        try siteYml.replacingOccurrences(of: "  development:\n", with: "  development:\n    bcryptCost: 15\n")
+            .write(toFile: "\(shop.directory)/site.yml", atomically: true, encoding: .utf8)
+        #expect(try shop.run(["import", "shopify", "catalog/products.csv"]).status == 0)
+        let server = try RunningServer(shop: shop, arguments: [])
+        let registering = Task {
+            try await server.get("/api/auth/register", method: .POST, headers: [("Content-Type", "application/json")],
+                                 body: #"{"email":"late@example.com","password":"a slow but fine password"}"#)
+        }
+        // Wait until the runtime itself counts the registration in flight (this request is the other one).
+        var inFlight = 0
+        let deadline = Date().addingTimeInterval(30)
+        while inFlight < 2 && Date() < deadline {
+            let metrics = try await server.get("/metrics").body
+            if let line = metrics.split(separator: "\n").first(where: { $0.hasPrefix("ishop_http_requests_in_flight ") }),
+               let value = Double(line.split(separator: " ").last ?? "") {
+                inFlight = Int(value)
+            }
+            if inFlight < 2 { usleep(20_000) }
+        }
+        #expect(inFlight >= 2, "the registration never showed as in flight")
+        server.process.terminate()  // SIGTERM while the password is being hashed
+        let answer = try await registering.value
+        #expect(answer.status == 201, "\(answer.body)")
+        #expect(answer.body.contains("late@example.com"))
+        let stopDeadline = Date().addingTimeInterval(30)
+        while server.process.isRunning && Date() < stopDeadline { usleep(20_000) }
+        #expect(!server.process.isRunning)
+        #expect(server.process.terminationStatus == 0)
+    }
+
     @Test func userCreateTakesThePasswordFromStandardInputOrTheEnvironmentNeverArgv() async throws {
         let shop = try Shop.copyExample()
         defer { shop.remove() }
