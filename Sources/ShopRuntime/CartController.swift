@@ -14,16 +14,9 @@ struct CartController {
     static let tokenBytes = 16
 
     struct CartResponse: ResponseEncodable {
-        struct Item: Encodable {
-            let sku: String
-            let title: String
-            let quantity: Int
-            let unit_price_cents: Int
-            let line_total_cents: Int
-        }
         let id: String?
         let currency: String
-        let items: [Item]
+        let items: [LineItemResponse]
         let subtotal_cents: Int
 
         enum CodingKeys: String, CodingKey { case id, currency, items, subtotal_cents }
@@ -40,10 +33,7 @@ struct CartController {
         init(_ cart: StoredCart?, currency: Currency) {
             id = cart?.id
             self.currency = currency.code
-            items = (cart?.lines ?? []).map {
-                Item(sku: $0.sku, title: $0.title, quantity: $0.quantity, unit_price_cents: $0.unitPriceCents,
-                     line_total_cents: $0.lineTotalCents)
-            }
+            items = (cart?.lines ?? []).map(LineItemResponse.init)
             subtotal_cents = items.reduce(0) { $0 + $1.line_total_cents }
         }
     }
@@ -167,5 +157,22 @@ extension Optional {
     func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
         guard let value = self else { return nil }
         return try await transform(value)
+    }
+}
+
+/// One line of a cart or of an order, as API.md writes both.
+struct LineItemResponse: Encodable {
+    let sku: String
+    let title: String
+    let quantity: Int
+    let unit_price_cents: Int
+    let line_total_cents: Int
+
+    init(_ line: CartLine) {
+        sku = line.sku
+        title = line.title
+        quantity = line.quantity
+        unit_price_cents = line.unitPriceCents
+        line_total_cents = line.lineTotalCents
     }
 }

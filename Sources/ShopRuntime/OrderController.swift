@@ -12,26 +12,16 @@ struct OrderController {
     let metrics: RuntimeMetrics
 
     struct OrderResponse: ResponseEncodable {
-        struct Item: Encodable {
-            let sku: String
-            let title: String
-            let quantity: Int
-            let unit_price_cents: Int
-            let line_total_cents: Int
-        }
         let order_id: String
         let total_cents: Int
         let currency: String
-        let items: [Item]
+        let items: [LineItemResponse]
 
         init(_ order: StoredOrder) {
             order_id = order.id
             total_cents = order.totalCents
             currency = order.currency
-            items = order.lines.map {
-                Item(sku: $0.sku, title: $0.title, quantity: $0.quantity, unit_price_cents: $0.unitPriceCents,
-                     line_total_cents: $0.lineTotalCents)
-            }
+            items = order.lines.map(LineItemResponse.init)
         }
     }
 
