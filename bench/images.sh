@@ -93,7 +93,7 @@ src_mb=$(du -cb site/static/images/products/* | tail -1 | awk '{printf "%.1f", $
 src_mp=$(for f in site/static/images/products/*; do vipsheader -f width "$f"; vipsheader -f height "$f"; done | paste - - | awk '{s += $1 * $2} END {printf "%.0f", s / 1e6}')
 echo "$count photos, $src_mb MB, $src_mp megapixels"
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2] + a[NR/2+1]) / 2}'; }
 col() { awk -v c="$2" '{print $c}' "$1" | median; }  # FILE N: median of column N
 # From a /usr/bin/time -v file: wall seconds, peak RSS (KiB), CPU seconds (user + system, children included).
 tv_wall() { awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$1"; }

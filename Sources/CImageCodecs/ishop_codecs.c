@@ -449,6 +449,68 @@ int ishop_encode_png(const ishop_image *image, int keep_alpha,
     return ISHOP_OK;
 }
 
+/* ---------------------------------------------------------------- WebP sources */
+
+/* The payload of the first chunk named `fourcc` in an extended (VP8X) WebP, or NULL. Chunks are
+   walked by their sizes from the file, each checked against the data's length. */
+static const uint8_t *webp_chunk(const uint8_t *data, size_t size, const char *fourcc, size_t *length) {
+    if (size < 12) return NULL;
+    size_t offset = 12;
+    while (offset + 8 <= size) {
+        uint32_t chunk = read32(data + offset + 4, 0);
+        if (chunk > size - offset - 8) return NULL;
+        if (memcmp(data + offset, fourcc, 4) == 0) {
+            *length = chunk;
+            return data + offset + 8;
+        }
+        offset += 8 + (size_t)chunk + (chunk & 1);
+    }
+    return NULL;
+}
+
+static int webp_probe(const uint8_t *data, size_t size, ishop_info *info, ishop_message *message) {
+    WebPBitstreamFeatures features;
+    if (WebPGetFeatures(data, size, &features) != VP8_STATUS_OK || features.width <= 0 || features.height <= 0)
+        return fail(message, ISHOP_ERROR_CORRUPT, "not a readable WebP (corrupt or truncated header)");
+    if (features.has_animation) return fail(message, ISHOP_ERROR_FORMAT, "is an animated WebP; product pictures must be still images");
+    info->format = ISHOP_FORMAT_WEBP;
+    info->width = (uint32_t)features.width;
+    info->height = (uint32_t)features.height;
+    info->may_have_alpha = features.has_alpha ? 1 : 0;
+    info->orientation = 1; /* browsers show WebP pixels as stored; its EXIF is not applied */
+    return ISHOP_OK;
+}
+
+static int webp_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
+                       ishop_image *out, uint8_t **icc, size_t *icc_size, ishop_message *message) {
+    ishop_info info;
+    int status = webp_probe(data, size, &info, message);
+    if (status != ISHOP_OK) return status;
+    uint64_t pixels = (uint64_t)info.width * info.height;
+    if (max_pixels && pixels > max_pixels)
+        return fail(message, ISHOP_ERROR_TOO_LARGE, "%ux%u pixels is more than the %llu allowed",
+                    info.width, info.height, (unsigned long long)max_pixels);
+    status = allocate_image(out, info.width, info.height, message);
+    if (status != ISHOP_OK) return status;
+    size_t stride = (size_t)info.width * 4;
+    if (!WebPDecodeRGBAInto(data, size, out->pixels, stride * info.height, (int)stride)) {
+        ishop_image_free(out);
+        return fail(message, ISHOP_ERROR_CORRUPT, "not a readable WebP (corrupt or truncated data)");
+    }
+    if (icc) {
+        size_t length = 0;
+        const uint8_t *profile = webp_chunk(data, size, "ICCP", &length);
+        if (profile && length > 0) {
+            *icc = malloc(length);
+            if (*icc) {
+                memcpy(*icc, profile, length);
+                *icc_size = length;
+            }
+        }
+    }
+    return ISHOP_OK;
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 int ishop_probe(const uint8_t *data, size_t size, ishop_info *info, ishop_message *message) {
@@ -457,8 +519,8 @@ int ishop_probe(const uint8_t *data, size_t size, ishop_info *info, ishop_messag
     switch (ishop_sniff_format(data, size)) {
     case ISHOP_FORMAT_JPEG: return jpeg_probe(data, size, info, message);
     case ISHOP_FORMAT_PNG: return png_probe(data, size, info, message);
-    case ISHOP_FORMAT_WEBP: return fail(message, ISHOP_ERROR_FORMAT, "WebP sources are not supported (use JPEG or PNG)");
-    default: return fail(message, ISHOP_ERROR_FORMAT, "not an image (neither JPEG nor PNG)");
+    case ISHOP_FORMAT_WEBP: return webp_probe(data, size, info, message);
+    default: return fail(message, ISHOP_ERROR_FORMAT, "not an image (neither JPEG, PNG nor WebP)");
     }
 }
 
@@ -470,8 +532,8 @@ int ishop_decode(const uint8_t *data, size_t size, unsigned scale_denom, uint64_
     switch (ishop_sniff_format(data, size)) {
     case ISHOP_FORMAT_JPEG: return jpeg_decode(data, size, scale_denom, max_pixels, out, icc, icc_size, message);
     case ISHOP_FORMAT_PNG: return png_decode(data, size, max_pixels, out, icc, icc_size, message);
-    case ISHOP_FORMAT_WEBP: return fail(message, ISHOP_ERROR_FORMAT, "WebP sources are not supported (use JPEG or PNG)");
-    default: return fail(message, ISHOP_ERROR_FORMAT, "not an image (neither JPEG nor PNG)");
+    case ISHOP_FORMAT_WEBP: return webp_decode(data, size, max_pixels, out, icc, icc_size, message);
+    default: return fail(message, ISHOP_ERROR_FORMAT, "not an image (neither JPEG, PNG nor WebP)");
     }
 }
 

@@ -31,7 +31,7 @@ public struct CodecError: Error, Equatable, CustomStringConvertible, Sendable {
 
 /// What a source's header says, read without decoding pixels.
 public struct ImageHeader: Sendable, Equatable {
-    public enum Format: Sendable { case jpeg, png }
+    public enum Format: Sendable { case jpeg, png, webp }
     public var format: Format
     /// As stored, before the EXIF orientation is applied.
     public var storedWidth: Int
@@ -51,7 +51,7 @@ public struct ImageHeader: Sendable, Equatable {
         let status = bytes.withUnsafeBufferPointer { ishop_probe($0.baseAddress, $0.count, &info, &message) }
         guard status == Int32(ISHOP_OK) else { throw CodecError(status: status, message: message) }
         return ImageHeader(
-            format: info.format == Int32(ISHOP_FORMAT_PNG) ? .png : .jpeg,
+            format: info.format == Int32(ISHOP_FORMAT_PNG) ? .png : info.format == Int32(ISHOP_FORMAT_WEBP) ? .webp : .jpeg,
             storedWidth: Int(info.width), storedHeight: Int(info.height),
             mayHaveAlpha: info.may_have_alpha != 0, orientation: Int(info.orientation)
         )

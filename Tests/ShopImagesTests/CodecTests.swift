@@ -90,6 +90,31 @@ struct CodecTests {
         #expect(small.pixel(x: 8, y: 5)[3] == 0)
     }
 
+    @Test("Still WebP sources decode with their alpha; truncated and animated ones are clear errors")
+    func webpSources() throws {
+        let photo = try PixelImage.decode(try Paths.photo("bird-lamp.jpg"), scaleDenominator: 4, maxPixels: 50_000_000).0
+        let opaque = try photo.webp(quality: 80, method: 4, keepAlpha: false)
+        let header = try ImageHeader.read(opaque)
+        #expect(header.format == .webp && header.width == 600 && header.height == 450 && !header.mayHaveAlpha)
+        let decoded = try PixelImage.decode(opaque, maxPixels: 50_000_000)
+        #expect(decoded.0.width == 600 && decoded.0.height == 450 && decoded.icc == nil)
+
+        let cutout = try PixelImage.decode(try Paths.photo("clock-cutout.png"), maxPixels: 50_000_000).0
+        let transparent = try cutout.webp(quality: 80, method: 4, keepAlpha: true)
+        #expect(try ImageHeader.read(transparent).mayHaveAlpha)
+        let back = try PixelImage.decode(transparent, maxPixels: 50_000_000).0
+        // WebP keeps alpha losslessly at this quality: every pixel's alpha is the source's.
+        let alpha = { (pixels: [UInt8]) in stride(from: 3, to: pixels.count, by: 4).map { pixels[$0] } }
+        #expect(alpha(back.rgba) == alpha(cutout.rgba))
+
+        let truncated = Array(opaque.prefix(opaque.count / 2))
+        let truncatedError = #expect(throws: CodecError.self) { try PixelImage.decode(truncated, maxPixels: 50_000_000) }
+        #expect(truncatedError?.kind == .corrupt)
+        let headerOnly = Array(opaque.prefix(20))
+        #expect(throws: CodecError.self) { try PixelImage.decode(headerOnly, maxPixels: 50_000_000) }
+        #expect(throws: CodecError.self) { try PixelImage.decode(opaque, maxPixels: 1000) }
+    }
+
     @Test("Corrupt, truncated and non-image bytes are errors, never a crash")
     func brokenInputs() throws {
         let photo = try Paths.photo("bird-lamp.jpg")

@@ -162,6 +162,21 @@ struct PipelineTests {
         #expect(kept == expected)
     }
 
+    @Test("A WebP source makes a set like any other; with transparency its fallback is a PNG")
+    func webpSourceInThePipeline() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let cutout = try PixelImage.decode(try Paths.photo("clock-cutout.png"), maxPixels: 50_000_000).0
+        try scratch.write("cutout.webp", try cutout.webp(quality: 90, method: 4, keepAlpha: true))
+        let config = try scratch.config(["  widths: [32, 64]", "  fallbackWidth: 64"])
+        let report = try await ImagePipeline.prepare(sources: [ImageSource("cutout.webp")], config: config,
+                                                     outputDirectory: scratch.publicDirectory)
+        #expect(report.processed == 1 && report.failed == 0, "\(report.warnings)")
+        let set = try #require(report.sets["cutout.webp"])
+        #expect(set.webp.map(\.width) == [32, 64])
+        #expect(set.fallback?.file.hasSuffix(".png") == true)
+    }
+
     @Test("A warm build reads no unchanged local source; a changed file is read again and its new picture used")
     func localSourcesKnownByIdentity() async throws {
         let scratch = try Scratch()

@@ -17,7 +17,7 @@ enum {
 
 enum {
     ISHOP_OK = 0,
-    ISHOP_ERROR_FORMAT = 1,     /* not a JPEG or PNG at all */
+    ISHOP_ERROR_FORMAT = 1,     /* not a JPEG, PNG or still WebP at all */
     ISHOP_ERROR_CORRUPT = 2,    /* the library refused the data (corrupt, truncated) */
     ISHOP_ERROR_TOO_LARGE = 3,  /* more pixels than allowed: refused before allocating */
     ISHOP_ERROR_MEMORY = 4,
