@@ -24,10 +24,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // The runtime: bcrypt (HummingbirdBcrypt), JWT HS256, Prometheus /metrics.
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
-        // Live stock over /ws/stock (issue 7): the tests drive it with its client, HummingbirdWSClient.
-        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.0"),
-        // hummingbird-websocket's own core and HTTP plumbing, used directly by the runtime's upgrade
-        // channel (ShopRuntime/StockSocketChannel.swift) so a refused handshake gets its real status.
+        // Live stock over /ws/stock (issue 7): hummingbird-websocket's core (swift-websocket's WSCore)
+        // and NIO's HTTP plumbing, used directly by the runtime's upgrade channel
+        // (ShopRuntime/StockSocketChannel.swift) so that a refused handshake gets its real status.
         .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
         // The stock hub runs as a service beside the HTTP server (graceful shutdown).
@@ -139,11 +138,6 @@ let package = Package(
             name: "ShopTestSupport",
             dependencies: [
                 "ShopStore",
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-                // Its C module (llhttp) must be visible to whatever imports the WebSocket client.
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -177,7 +171,6 @@ let package = Package(
             dependencies: [
                 "ShopRuntime", "ShopStore", "ShopImport", "ShopCore", "ShopTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
