@@ -231,6 +231,30 @@ struct LiveStockTests {
     }
 }
 
+/// The hub on SQLite, with a change made by another process.
+@Suite("Stock hub on SQLite")
+struct SQLiteStockHubTests {
+    @Test("A change made by another process (an import beside a running runtime) reaches the hub by its poll")
+    func pollsForOtherProcesses() async throws {
+        let fixture = try await RuntimeFixture.make(.sqlite)
+        defer { fixture.remove() }
+        let hub = try await StockHub.open(store: fixture.store, settings: .init(pollInterval: .milliseconds(50)))
+        let received = Mutex<[StockEvent]>([])
+        let events = hub.events()
+        let feed = Task { for await event in events { received.withLock { $0.append(event) } } }
+        defer { feed.cancel() }
+        let running = Task { try await hub.run() }
+        defer { running.cancel() }
+        // Another connection to the same file: what `ishop import` in another process does.
+        let other = try SQLiteStore(path: fixture.opened.location)
+        _ = try await other.updateVariant(sku: LiveStockTests.fig, stock: 3, priceCents: nil, now: 1)
+        _ = try await other.updateVariant(sku: LiveStockTests.wine, stock: 4, priceCents: nil, now: 1)
+        #expect(await eventually { received.withLock { $0.count } == 2 })
+        #expect(received.withLock { $0.map(\.sku) } == [LiveStockTests.fig, LiveStockTests.wine])
+        try await other.close()
+    }
+}
+
 /// The hub on PostgreSQL: events committed through one runtime's pool reach another runtime's
 /// hub through LISTEN/NOTIFY, and a lost LISTEN connection loses nothing.
 @Suite("Stock hub on PostgreSQL")
