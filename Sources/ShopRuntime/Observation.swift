@@ -12,6 +12,9 @@ public final class RuntimeMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     let inFlight: Gauge
     let openConnections: Gauge
+    let openWebSockets: Gauge
+    let stockMessagesSent: Counter
+    let slowClientsDropped: Counter
 
     public init() {
         inFlight = registry.makeGauge(descriptor: MetricNameDescriptor(
@@ -20,6 +23,15 @@ public final class RuntimeMetrics: Sendable {
         openConnections = registry.makeGauge(descriptor: MetricNameDescriptor(
             namespace: "ishop", metricName: "http_connections_open", unitName: "",
             helpText: "TCP connections open now (idle keep-alive ones included)."))
+        openWebSockets = registry.makeGauge(descriptor: MetricNameDescriptor(
+            namespace: "ishop", metricName: "websocket_connections_open", unitName: "",
+            helpText: "Stock WebSocket connections open now."))
+        stockMessagesSent = registry.makeCounter(descriptor: MetricNameDescriptor(
+            namespace: "ishop", metricName: "stock_messages_sent", unitName: "total",
+            helpText: "Stock messages written to WebSocket clients."))
+        slowClientsDropped = registry.makeCounter(descriptor: MetricNameDescriptor(
+            namespace: "ishop", metricName: "stock_slow_clients_dropped", unitName: "total",
+            helpText: "WebSocket clients closed for not keeping up."))
     }
 
     /// The collectors of each (method, route, status), looked up once: the registry's own lookup

@@ -55,9 +55,10 @@ struct OrderController {
         let outcome = try await auth.store.checkout(userID: identity.userID, idempotencyKey: key, currency: currency.code,
                                                     now: AuthService.now())
         switch outcome {
-        case .placed(let order, let stock):
+        case .placed(let order, _):
             metrics.checkoutFinished("placed")
-            events.publish(stock.sorted { $0.key < $1.key }.map { (sku: $0.key, stock: $0.value) })
+            // The hub reads the new stock from the events table the store wrote in the same transaction.
+            events.stockChanged()
             context.logger.info("order placed", metadata: ["order": "\(order.id)", "total_cents": "\(order.totalCents)"])
             return try OrderResponse(order).response(from: request, context: context).with(status: .created)
         case .replayed(let order):
@@ -94,7 +95,7 @@ struct OrderController {
         else {
             throw APIError(.notFound, "unknown_sku", "No variant has the SKU \(sku.prefix(100)).", sku: sku)
         }
-        if patch.stock != nil { events.publish([(sku: variant.sku, stock: variant.stock)]) }
+        if patch.stock != nil { events.stockChanged() }
         context.logger.info("variant changed by an admin", metadata: ["sku": "\(sku)", "admin": "\(identity.userID)"])
         return try VariantResponse(sku: variant.sku, title: variant.title, price_cents: variant.priceCents, stock: variant.stock)
             .response(from: request, context: context)

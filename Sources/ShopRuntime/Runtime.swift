@@ -55,7 +55,8 @@ public enum Runtime {
     /// The router with every route and middleware, usable by tests without a socket.
     public static func router(
         config: SiteConfig, settings: RuntimeSettings, policy: OriginPolicy, store: any CommerceStore, publicDirectory: String?,
-        secret: [UInt8]? = nil, events: any StockEvents = StockHub(), metrics: RuntimeMetrics = RuntimeMetrics()
+        secret: [UInt8]? = nil, hub: StockHub, socketSettings: StockSocketSettings = StockSocketSettings(),
+        metrics: RuntimeMetrics = RuntimeMetrics()
     ) -> Router<ShopRequestContext> {
         let router = Router(context: ShopRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: ObservationMiddleware(metrics: metrics))
@@ -92,23 +93,29 @@ public enum Runtime {
                        perIP: RateLimiter(settings.authRateLimitPerIP), perAccount: RateLimiter(settings.authRateLimitPerAccount),
                        secureCookie: settings.name != "development").addRoutes(to: router)
         CartController(auth: auth, currency: config.currency, limits: limits).addRoutes(to: router)
-        OrderController(auth: auth, currency: config.currency, events: events, metrics: metrics).addRoutes(to: router)
+        OrderController(auth: auth, currency: config.currency, events: hub, metrics: metrics).addRoutes(to: router)
+        // GET /ws/stock as plain HTTP: why a handshake was refused (the upgrade itself happens in
+        // StockSocketChannel, before routing).
+        StockSockets(hub: hub, policy: policy, settings: socketSettings, metrics: metrics).addRoutes(to: router)
         return router
     }
 
     public static func application(
         config: SiteConfig, settings: RuntimeSettings, policy: OriginPolicy, store: any CommerceStore, publicDirectory: String?,
-        secret: [UInt8], events: any StockEvents = StockHub(), logger: Logger,
+        secret: [UInt8], hub: StockHub, socketSettings: StockSocketSettings = StockSocketSettings(),
+        metrics: RuntimeMetrics = RuntimeMetrics(), logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let metrics = RuntimeMetrics()
         let router = router(config: config, settings: settings, policy: policy, store: store, publicDirectory: publicDirectory,
-                            secret: secret, events: events, metrics: metrics)
+                            secret: secret, hub: hub, socketSettings: socketSettings, metrics: metrics)
         let connections = metrics.openConnections
+        let sockets = StockSockets(hub: hub, policy: policy, settings: socketSettings, metrics: metrics)
         return Application(
             router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [OpenConnectionsHandler(gauge: connections)])),
+            server: .http1WithStockSocket(sockets, http1: .init(additionalChannelHandlers: [OpenConnectionsHandler(gauge: connections)])),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "ishop"),
+            // The hub runs beside the server and stops with it (graceful shutdown closes the sockets).
+            services: [hub],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger
         )

@@ -3,10 +3,11 @@ import ShopCore
 
 /// What the runtime keeps besides the catalog: accounts, refresh tokens, carts and orders.
 /// A sibling of `Store` (both backends implement both), so the build and the importer never see it.
+/// It includes the stock events table (StockEventLog), which the live stock hub reads.
 ///
 /// Every method is one transaction. Secrets never reach the database in the clear: refresh
 /// tokens and guest cart tokens arrive here already hashed, passwords already bcrypted.
-public protocol CommerceStore: Store {
+public protocol CommerceStore: Store, StockEventLog {
     // MARK: Accounts
 
     /// Creates an account; `.emailTaken` when the (lower-cased) email is already registered.

@@ -321,6 +321,9 @@ extension PostgresStore: CommerceStore {
                     AS u(position, sku, title, quantity, price)
                     """, logger: logger)
                 try await connection.query("DELETE FROM cart_items WHERE cart_id = \(cartID)", logger: logger)
+                // Last: the events lock it takes is held until the commit right after.
+                try await Self.recordStockEvents(stock.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+                                                 connection: connection, logger: logger)
                 return .placed(order, stock: stock)
             }
         } catch Abort.insufficient(let sku, let available) {
@@ -332,14 +335,20 @@ extension PostgresStore: CommerceStore {
 
     public func updateVariant(sku: String, stock: Int?, priceCents: Int?, now: Int64) async throws -> VariantSummary? {
         let variantTime = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(now)))
-        let rows = try await client.query("""
-            UPDATE variants SET stock = COALESCE(\(stock)::int8, stock), price_cents = COALESCE(\(priceCents)::int8, price_cents),
-            updated_at = \(variantTime)
-            WHERE sku = \(sku) RETURNING sku, stock, price_cents, option1, option2, option3
-            """, logger: logger)
-        for try await (sku, stock, price, o1, o2, o3) in rows.decode((String, Int, Int, String?, String?, String?).self) {
-            return VariantSummary(sku: sku, title: CommerceNames.variantTitle(options: [o1, o2, o3]), priceCents: price, stock: stock)
+        return try await transaction { connection, logger in
+            let rows = try await connection.query("""
+                UPDATE variants SET stock = COALESCE(\(stock)::int8, stock), price_cents = COALESCE(\(priceCents)::int8, price_cents),
+                updated_at = \(variantTime)
+                WHERE sku = \(sku) RETURNING sku, stock, price_cents, option1, option2, option3
+                """, logger: logger)
+            var variant: VariantSummary?
+            for try await (sku, stock, price, o1, o2, o3) in rows.decode((String, Int, Int, String?, String?, String?).self) {
+                variant = VariantSummary(sku: sku, title: CommerceNames.variantTitle(options: [o1, o2, o3]), priceCents: price, stock: stock)
+            }
+            if let variant, stock != nil {
+                try await Self.recordStockEvents([(variant.sku, variant.stock)], connection: connection, logger: logger)
+            }
+            return variant
         }
-        return nil
     }
 }

@@ -146,6 +146,25 @@ enum PostgresSchema {
             )
             """,
         ]),
+        // Live stock (issue 7); see SQLiteSchema. Identity values are never reused.
+        ("v3-stock-events", [
+            """
+            CREATE TABLE stock_events (
+                seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                sku TEXT NOT NULL,
+                stock BIGINT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX stock_events_by_sku ON stock_events(sku, seq)",
+            """
+            CREATE TABLE stock_event_horizon (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                pruned_through BIGINT NOT NULL
+            )
+            """,
+            "INSERT INTO stock_event_horizon (id, pruned_through) VALUES (1, 0)",
+        ]),
     ]
 
     /// Applies what is missing, in one transaction under an advisory lock, so that several

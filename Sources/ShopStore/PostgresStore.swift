@@ -14,6 +14,9 @@ public final class PostgresStore: Store, Sendable {
     private let poolTask: Task<Void, Never>
     public let location: String
     let logger: Logger
+    /// For connections of our own outside the pool: the stock events listener (LISTEN needs one
+    /// connection held for as long as it listens).
+    let connectionConfiguration: PostgresConnection.Configuration
 
     /// Every writer of the catalog takes this transaction-level lock first, so two imports on
     /// two machines never interleave their reads and writes.
@@ -28,8 +31,9 @@ public final class PostgresStore: Store, Sendable {
         // One direct connection first: it fails fast with the server's own reason (a pool would
         // keep retrying), and it runs the migrations before any other query.
         let probe: PostgresConnection
+        connectionConfiguration = try target.connectionConfiguration()
         do {
-            probe = try await PostgresConnection.connect(configuration: try target.connectionConfiguration(), id: 0, logger: logger)
+            probe = try await PostgresConnection.connect(configuration: connectionConfiguration, id: 0, logger: logger)
         } catch {
             throw StoreError.cannotOpen(location: redacted, reason: Self.reason(error))
         }
@@ -206,6 +210,8 @@ public final class PostgresStore: Store, Sendable {
                     try await connection.query("DELETE FROM variants WHERE sku = ANY(\(Array(skus)))", logger: logger)
                 }
                 summary.variantsRemoved = dropped.count
+                // Gone variants are announced sold out; see SQLiteStore.upsert.
+                var stockChanges: [(sku: String, stock: Int)] = dropped.map { ($0, 0) }
 
                 while let batch = try batches.next() {
                     try CatalogChanges.checkManifest(manifest, covers: batch)
@@ -222,7 +228,10 @@ public final class PostgresStore: Store, Sendable {
                         owners: owners)
                     try await Self.apply(changes, connection: connection, logger: logger, now: now)
                     summary.add(changes.summary)
+                    stockChanges += StockChanges.imported(batch, existing: Dictionary(existing.map { ($0.handle, $0) },
+                                                                                      uniquingKeysWith: { first, _ in first }))
                 }
+                try await Self.recordStockEvents(stockChanges, connection: connection, logger: logger)
                 return summary
             }
         }
@@ -437,12 +446,20 @@ public final class PostgresStore: Store, Sendable {
         precondition(quantity >= 1, "a decrement takes at least one unit")
         let now = ISO8601DateFormatter().string(from: Date())
         // One statement: under concurrency PostgreSQL re-checks `stock >= quantity` on the row it
-        // locked, so two buyers of the last unit cannot both succeed.
-        let rows = try await client.query("""
-            UPDATE variants SET stock = stock - \(quantity), updated_at = \(now)
-            WHERE sku = \(sku) AND stock >= \(quantity) RETURNING stock
-            """, logger: logger)
-        for try await remaining in rows.decode(Int.self) { return .decremented(remaining: remaining) }
+        // locked, so two buyers of the last unit cannot both succeed. Its event in the same transaction.
+        let logger = self.logger
+        let taken: Int? = try await Self.unwrappingTransactionErrors {
+            try await client.withTransaction(logger: logger) { connection in
+                var remaining: Int?
+                for try await value in try await connection.query("""
+                    UPDATE variants SET stock = stock - \(quantity), updated_at = \(now)
+                    WHERE sku = \(sku) AND stock >= \(quantity) RETURNING stock
+                    """, logger: logger).decode(Int.self) { remaining = value }
+                if let remaining { try await Self.recordStockEvents([(sku, remaining)], connection: connection, logger: logger) }
+                return remaining
+            }
+        }
+        if let taken { return .decremented(remaining: taken) }
         let current = try await client.query("SELECT stock FROM variants WHERE sku = \(sku)", logger: logger)
         for try await available in current.decode(Int.self) { return .insufficient(available: available) }
         return .unknownSKU

@@ -254,6 +254,7 @@ extension SQLiteStore: CommerceStore {
                         """, arguments: [order.id, position, line.sku, line.title, line.quantity, line.unitPriceCents])
                 }
                 try db.execute(sql: "DELETE FROM cart_items WHERE cart_id = ?", arguments: [cartID])
+                try Self.recordStockEvents(stock.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, db: db)
                 return .placed(order, stock: stock)
             }
         } catch Abort.insufficient(let sku, let available) {
@@ -271,8 +272,10 @@ extension SQLiteStore: CommerceStore {
                 WHERE sku = ? RETURNING sku, stock, price_cents, option1, option2, option3
                 """, arguments: [stock, priceCents, variantTime, sku])
             else { return nil }
-            return VariantSummary(sku: row["sku"], title: CommerceNames.variantTitle(options: [row["option1"], row["option2"], row["option3"]]),
-                                  priceCents: row["price_cents"], stock: row["stock"])
+            let variant = VariantSummary(sku: row["sku"], title: CommerceNames.variantTitle(options: [row["option1"], row["option2"], row["option3"]]),
+                                         priceCents: row["price_cents"], stock: row["stock"])
+            if stock != nil { try Self.recordStockEvents([(variant.sku, variant.stock)], db: db) }
+            return variant
         }
     }
 }

@@ -130,6 +130,25 @@ enum SQLiteSchema {
                 );
                 """)
         }
+        // Live stock (issue 7): every committed stock change, so a runtime (or a client resuming
+        // with ?since=) can tell what changed after a seq. AUTOINCREMENT: a seq is never reused,
+        // even after the newest rows were pruned. The horizon says up to where rows may be gone.
+        migrator.registerMigration("v3-stock-events") { db in
+            try db.execute(sql: """
+                CREATE TABLE stock_events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    sku TEXT NOT NULL,
+                    stock INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE INDEX stock_events_by_sku ON stock_events(sku, seq);
+                CREATE TABLE stock_event_horizon (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    pruned_through INTEGER NOT NULL
+                );
+                INSERT INTO stock_event_horizon (id, pruned_through) VALUES (1, 0);
+                """)
+        }
         return migrator
     }()
 }

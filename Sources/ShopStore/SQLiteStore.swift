@@ -171,6 +171,9 @@ public final class SQLiteStore: Store {
             let dropped = CatalogChanges.droppedSKUs(manifest: manifest, stored: stored)
             for sku in dropped { try db.cachedStatement(sql: "DELETE FROM variants WHERE sku = ?").execute(arguments: [sku]) }
             summary.variantsRemoved = dropped.count
+            // A variant that is gone can no longer be bought: announced as sold out (a later
+            // product of this import that takes the SKU announces its own stock).
+            var stockChanges: [(sku: String, stock: Int)] = dropped.map { ($0, 0) }
 
             while let batch = try batches.next() {
                 try CatalogChanges.checkManifest(manifest, covers: batch)
@@ -194,7 +197,9 @@ public final class SQLiteStore: Store {
                 let changes = try CatalogChanges(incoming: batch, existing: existing, owners: owners)
                 for step in changes.steps { try Self.apply(step, db: db, now: now) }
                 summary.add(changes.summary)
+                stockChanges += StockChanges.imported(batch, existing: existing)
             }
+            try Self.recordStockEvents(stockChanges, db: db)
             return summary
         }
     }
@@ -277,6 +282,7 @@ public final class SQLiteStore: Store {
                 UPDATE variants SET stock = stock - ?, updated_at = ? WHERE sku = ? AND stock >= ? RETURNING stock
                 """, arguments: [quantity, now, sku, quantity])
             {
+                try Self.recordStockEvents([(sku, remaining)], db: db)
                 return .decremented(remaining: remaining)
             }
             guard let available = try Int.fetchOne(db, sql: "SELECT stock FROM variants WHERE sku = ?", arguments: [sku]) else {

@@ -1,8 +1,9 @@
 import Foundation
 
-/// Stylesheets get their content hash in the file name (`css/shop.3f9a1c0b2e.css`), so Nginx
-/// can tell browsers to cache them forever and a changed file is a new URL. Templates reach them
-/// only through `{{assets.css}}`, never by a hard-coded name.
+/// Stylesheets and scripts get their content hash in the file name (`css/shop.3f9a1c0b2e.css`,
+/// `js/stock.0b2e3f9a1c.js`), so Nginx can tell browsers to cache them forever and a changed file
+/// is a new URL. Templates reach them only through `{{assets.css}}` and `{{assets.stockScript}}`,
+/// never by a hard-coded name.
 struct FingerprintedAssets {
     struct Asset {
         var path: String
@@ -13,7 +14,7 @@ struct FingerprintedAssets {
     let fingerprinted: [String: Asset]
 
     static func shouldFingerprint(_ relative: String) -> Bool {
-        relative.hasPrefix("css/") && relative.hasSuffix(".css")
+        (relative.hasPrefix("css/") && relative.hasSuffix(".css")) || (relative.hasPrefix("js/") && relative.hasSuffix(".js"))
     }
 
     init(staticFiles: [String: String]) throws {
@@ -25,8 +26,9 @@ struct FingerprintedAssets {
             let bytes = [UInt8](data)
             let hash = String(Self.fnv1a64(bytes), radix: 16)
             let padded = String(repeating: "0", count: 16 - hash.count) + hash
-            let stem = relative.dropLast(".css".count)
-            fingerprinted[relative] = Asset(path: "\(stem).\(padded.prefix(10)).css", bytes: bytes)
+            let suffix = relative.hasSuffix(".css") ? ".css" : ".js"
+            let stem = relative.dropLast(suffix.count)
+            fingerprinted[relative] = Asset(path: "\(stem).\(padded.prefix(10))\(suffix)", bytes: bytes)
         }
         self.fingerprinted = fingerprinted
     }

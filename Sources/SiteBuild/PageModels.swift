@@ -25,7 +25,7 @@ struct PageModels {
     /// Below this many, a variant shows "Only N left".
     static let lowStockThreshold = 5
 
-    init(config: SiteConfig, navigation: [ContentPage], stylesheet: String, year: Int) {
+    init(config: SiteConfig, navigation: [ContentPage], stylesheet: String, stockScript: String = "", year: Int) {
         self.config = config
         prices = PriceFormatter(currency: config.currency, locale: config.locale)
         urls = SiteURLs(baseURL: config.baseURL)
@@ -39,7 +39,10 @@ struct PageModels {
         ]
         if !config.tagline.isEmpty { site["tagline"] = config.tagline }
         self.site = site
-        assets = ["css": stylesheet]
+        var assets: [String: Any] = ["css": stylesheet]
+        // The live stock script (issue 7), when the theme has one: product and listing pages load it.
+        if !stockScript.isEmpty { assets["stockScript"] = stockScript }
+        self.assets = assets
     }
 
     func canonical(_ path: String) -> String {
@@ -97,6 +100,8 @@ struct PageModels {
             "price": (product.hasVaryingPrices ? "from " : "") + prices.format(lowest),
             "onSale": cheapest?.isOnSale ?? false,
             "soldOut": product.isSoldOut,
+            // For live stock on listings: the card is sold out when every one of these is.
+            "skus": text(product.variants.filter { $0.inventoryPolicy == .deny }.map(\.sku).joined(separator: " ")),
         ]
         if let compareAt = cheapest?.compareAtCents, cheapest?.isOnSale == true { card["compareAt"] = prices.format(compareAt) }
         if let image = product.images.first { card["image"] = picture(image, product, sizes: Self.cardSizes, eager: false) }

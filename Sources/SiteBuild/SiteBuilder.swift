@@ -114,7 +114,8 @@ public struct SiteBuilder {
         let navigation = pages.filter(\.menu).sorted { ($0.weight, $0.title) < ($1.weight, $1.title) }
         let assets = try FingerprintedAssets(staticFiles: theme.staticFiles)
         let stylesheet = assets.url(of: "css/shop.css") ?? ""
-        var models = PageModels(config: config, navigation: navigation, stylesheet: stylesheet, year: day.year)
+        let stockScript = assets.url(of: "js/stock.js") ?? ""
+        var models = PageModels(config: config, navigation: navigation, stylesheet: stylesheet, stockScript: stockScript, year: day.year)
         let collectionsBySlug = Dictionary(collections.map { ($0.slug, $0) }, uniquingKeysWith: { first, _ in first })
         // The shop's departments: collections of a product type. Tags are listed at /collections/.
         let departments = collections.filter(\.isProductType).map { models.collectionLink($0) }
@@ -132,7 +133,8 @@ public struct SiteBuilder {
 
         let plan = try SitePlan(
             products: products, collections: collections, pages: pages, theme: theme, assets: assets, models: models,
-            fragments: [header, footer], stylesheet: stylesheet, day: day, sitemapLimit: sitemapLimit,
+            // Every asset URL a page may name goes into the shared digest.
+            fragments: [header, footer], stylesheet: stylesheet + " " + stockScript, day: day, sitemapLimit: sitemapLimit,
             hasGitKeep: access("\(output)/.gitkeep", F_OK) == 0, imageFiles: images.files, imageKeys: images.keys)
         clock.lap("plan")
 

@@ -36,12 +36,14 @@ struct ServeCommand: AsyncParsableCommand {
             let logger = site.makeLogger(label: "ishop.serve", defaultLevel: .info)
             let secret = try Runtime.jwtSecret(settings, environment: ProcessInfo.processInfo.environment, logger: logger)
             let store = try await site.openCommerceStore(config)
+            // Live stock: reads the events table; on PostgreSQL also LISTENs for other instances' commits.
+            let hub = try await StockHub.open(store: store, logger: site.makeLogger(label: "ishop.stock", defaultLevel: .info))
             let publicDirectory = settings.serveStatic ? config.resolve(config.publishDir) : nil
             let listening = settings
             let title = config.title
             let app = Runtime.application(
                 config: config, settings: settings, policy: policy, store: store, publicDirectory: publicDirectory,
-                secret: secret, logger: logger
+                secret: secret, hub: hub, logger: logger
             ) { port in
                 let shown = listening.host.contains(":") ? "[\(listening.host)]" : listening.host
                 // Written in one call and flushed: scripts and tests wait for this line.

@@ -369,8 +369,8 @@ extension HTTPField.Name {
     @Test(arguments: Backend.available) func checkoutPlacesOneOrderPerKeyAndPublishesStock(backend: Backend) async throws {
         let fixture = try await RuntimeFixture.make(backend)
         defer { fixture.remove() }
-        let hub = StockHub()
-        let events = hub.subscribe()
+        let hub = fixture.hub
+        let events = hub.events()
         let metrics = RuntimeMetrics()
         try await fixture.application(events: hub, metrics: metrics).test(.live) { client in
             let anonymous = try await client.execute(uri: "/api/checkout", method: .post, headers: [.idempotencyKeyTest: "k"]) { $0 }

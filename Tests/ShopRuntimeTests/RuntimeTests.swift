@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import ShopCore
 import ShopImport
 import ShopRuntime
@@ -17,6 +18,8 @@ struct RuntimeFixture {
     let opened: Backend.Opened
     let config: SiteConfig
     let publicDirectory: String
+    /// Delivers on each route's commit only (no poll, no background task): tests stay deterministic.
+    let hub: StockHub
 
     static var repositoryRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -37,7 +40,8 @@ struct RuntimeFixture {
         try "<!doctype html><title>Fig</title>".write(toFile: "\(publicDirectory)/products/fig-bowl-print/index.html", atomically: true, encoding: .utf8)
         try "body{color:red}".write(toFile: "\(publicDirectory)/css/shop.css", atomically: true, encoding: .utf8)
         try "<!doctype html><title>Not found</title>NOT-FOUND-PAGE".write(toFile: "\(publicDirectory)/404.html", atomically: true, encoding: .utf8)
-        return RuntimeFixture(directory: directory, store: store, opened: opened, config: config, publicDirectory: publicDirectory)
+        let hub = try await StockHub.open(store: store, settings: .init(pollInterval: nil))
+        return RuntimeFixture(directory: directory, store: store, opened: opened, config: config, publicDirectory: publicDirectory, hub: hub)
     }
 
     /// The signing secret of every fixture runtime, so tests can forge tokens on purpose.
@@ -45,9 +49,32 @@ struct RuntimeFixture {
 
     func application(
         origins: [String] = ["http://localhost:*", "https://shop.example.com"], serveStatic: Bool = true,
-        events: StockHub = StockHub(), metrics: RuntimeMetrics = RuntimeMetrics(),
+        events: StockHub? = nil, metrics: RuntimeMetrics = RuntimeMetrics(),
         configure: (inout RuntimeSettings) -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
+        let settings = Self.settings(origins: origins, configure: configure)
+        let policy = try Runtime.checkSettings(settings, environment: [:])
+        let router = Runtime.router(config: config, settings: settings, policy: policy, store: store,
+                                    publicDirectory: serveStatic ? publicDirectory : nil, secret: Self.secret, hub: events ?? hub,
+                                    metrics: metrics)
+        return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+    }
+
+    /// The whole runtime as `ishop serve` runs it: the /ws/stock upgrade, the hub as a service.
+    func liveApplication(
+        origins: [String] = ["http://localhost:*", "https://shop.example.com"], hub: StockHub? = nil,
+        sockets: StockSocketSettings = StockSocketSettings(), metrics: RuntimeMetrics = RuntimeMetrics()
+    ) throws -> some ApplicationProtocol {
+        var settings = Self.settings(origins: origins) { _ in }
+        settings.host = "127.0.0.1"
+        let policy = try Runtime.checkSettings(settings, environment: [:])
+        var logger = Logger(label: "ishop.test")
+        logger.logLevel = .warning
+        return Runtime.application(config: config, settings: settings, policy: policy, store: store, publicDirectory: nil,
+                                   secret: Self.secret, hub: hub ?? self.hub, socketSettings: sockets, metrics: metrics, logger: logger)
+    }
+
+    static func settings(origins: [String], configure: (inout RuntimeSettings) -> Void) -> RuntimeSettings {
         var settings = RuntimeSettings.defaults(for: "development")
         settings.port = 0
         settings.allowedOrigins = origins
@@ -56,11 +83,7 @@ struct RuntimeFixture {
         settings.authRateLimitPerIP = .init(perMinute: 600, burst: 1000)
         settings.authRateLimitPerAccount = .init(perMinute: 600, burst: 1000)
         configure(&settings)
-        let policy = try Runtime.checkSettings(settings, environment: [:])
-        let router = Runtime.router(config: config, settings: settings, policy: policy, store: store,
-                                    publicDirectory: serveStatic ? publicDirectory : nil, secret: Self.secret, events: events,
-                                    metrics: metrics)
-        return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        return settings
     }
 
     func remove() {

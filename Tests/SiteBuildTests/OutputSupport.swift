@@ -102,3 +102,10 @@ func outputFile(forURL url: String, base: String) -> String? {
     guard url.hasPrefix(base), let path = String(url.dropFirst(base.count)).removingPercentEncoding else { return nil }
     return path.isEmpty || path.hasSuffix("/") ? path + "index.html" : path
 }
+
+/// Script elements in a page other than the theme's live stock script (`js/stock.js`, which the
+/// build writes itself with a fingerprinted path): catalog text must never add any.
+func foreignScripts(in html: String, closing: Bool = false) -> Int {
+    let own = occurrences(of: #"<script type="module" src="/js/stock."#, in: html.lowercased())
+    return occurrences(of: closing ? "</script>" : "<script", in: html.lowercased()) - own
+}

@@ -83,10 +83,15 @@ final class RunningServer: @unchecked Sendable {
     let port: Int
     private let output: Pipe
 
-    init(shop: Shop, arguments: [String]) throws {
+    init(shop: Shop, arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: Shop.binary)
         process.arguments = ["serve", "--port", "0"] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: shop.directory)
+        if !environment.isEmpty {
+            var env = ProcessInfo.processInfo.environment
+            for (key, value) in environment { env[key] = value }
+            process.environment = env
+        }
         output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
