@@ -115,7 +115,7 @@ public enum Runtime {
             server: .http1WithStockSocket(sockets, http1: .init(additionalChannelHandlers: [OpenConnectionsHandler(gauge: connections)])),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "ishop"),
             // The hub runs beside the server and stops with it (graceful shutdown closes the sockets).
-            services: [hub],
+            services: [hub, Housekeeping(store: store, guestCartDays: settings.guestCartDays, logger: logger)],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
             logger: logger
         )

@@ -387,3 +387,24 @@ func decodeError(_ response: TestResponse) throws -> ErrorBody {
         _ = try Runtime.checkSettings(RuntimeSettings.defaults(for: "development"), environment: [:])
     }
 }
+
+@Suite("Housekeeping")
+struct HousekeepingServiceTests {
+    @Test("A pass removes guest carts untouched for guestCartDays and keeps younger ones", arguments: Backend.available)
+    func sweepsByDays(backend: Backend) async throws {
+        let fixture = try await RuntimeFixture.make(backend)
+        defer { fixture.remove() }
+        let day: Int64 = 86_400
+        let now: Int64 = 1_000 * day
+        let limits = CartLimits()
+        let old = CartOwner.guest(tokenHash: "eight-days"), young = CartOwner.guest(tokenHash: "six-days")
+        #expect(try await fixture.store.addToCart(old, sku: "LP-FIG-A4", quantity: 1, limits: limits, now: now - 8 * day) == .updated)
+        #expect(try await fixture.store.addToCart(young, sku: "LP-FIG-A4", quantity: 1, limits: limits, now: now - 6 * day) == .updated)
+        let housekeeping = Housekeeping(store: fixture.store, guestCartDays: 7, logger: Logger(label: "test"))
+        let removed = await housekeeping.sweep(now: now)
+        #expect(removed?.guestCarts == 1)
+        #expect(try await fixture.store.cart(of: old) == nil)
+        #expect(try await fixture.store.cart(of: young) != nil)
+        try await fixture.store.close()
+    }
+}
