@@ -14,10 +14,13 @@ public enum ImagePipeline {
         public var strict = false
         /// Remove outputs and cache entries this run did not use.
         public var prune = true
-        public init(offline: Bool = false, strict: Bool = false, prune: Bool = true) {
+        /// Images decoded and encoded at once (`ishop build --jobs`); the number of cores by default.
+        public var jobs = ProcessInfo.processInfo.activeProcessorCount
+        public init(offline: Bool = false, strict: Bool = false, prune: Bool = true, jobs: Int = ProcessInfo.processInfo.activeProcessorCount) {
             self.offline = offline
             self.strict = strict
             self.prune = prune
+            self.jobs = max(1, jobs)
         }
     }
 
@@ -48,7 +51,7 @@ public enum ImagePipeline {
         let memo = LocalSourceMemo.load(from: cache.localSourceMemo, parameterTag: parameterTag)
         let work = SourceWork(
             settings: settings, config: config, cache: cache, imageDirectory: imageDirectory, fetcher: fetcher,
-            cores: AsyncLimiter(limit: ProcessInfo.processInfo.activeProcessorCount), memo: memo, logger: logger)
+            cores: AsyncLimiter(limit: max(1, options.jobs)), memo: memo, logger: logger)
         var nextMemo = LocalSourceMemo(parameterTag: parameterTag)
 
         var report = ImageReport()
@@ -56,7 +59,7 @@ public enum ImagePipeline {
         var usedKeys = Set<String>()
         // A window of sources in flight bounds memory (each holds its source bytes); the core
         // limiter inside bounds decoding to one image per core.
-        let window = max(4, ProcessInfo.processInfo.activeProcessorCount * 2)
+        let window = max(4, max(1, options.jobs) * 2)
         await withTaskGroup(of: SourceOutcome.self) { group in
             var next = 0
             func startNext() {

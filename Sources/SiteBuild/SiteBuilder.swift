@@ -360,8 +360,10 @@ public struct SiteBuilder {
         }
         let report: ImageReport
         do {
+            var imageStageOptions = imageOptions
+            imageStageOptions.jobs = jobs  // --jobs bounds decoding as it bounds rendering
             report = try await ImagePipeline.prepare(
-                sources: sources, config: config, outputDirectory: folder, options: imageOptions, logger: logger,
+                sources: sources, config: config, outputDirectory: folder, options: imageStageOptions, logger: logger,
                 progress: progress)
         } catch {
             throw BuildError(.images, "\(error)")
