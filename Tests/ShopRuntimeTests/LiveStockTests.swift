@@ -161,7 +161,7 @@ struct LiveStockTests {
             let port = try #require(client.port)
             let big = try RawSocket(port: port)
             #expect(await big.handshake().hasPrefix("HTTP/1.1 101"))
-            big.send(RawSocket.frame(opcode: 0x1, payload: Array(repeating: UInt8(ascii: "x"), count: 5000)))
+            big.send(StockFeed.frame(opcode: 0x1, payload: Array(repeating: UInt8(ascii: "x"), count: 5000)))
             let closing = await big.read(atMost: 64)
             #expect(closing.first == 0x88, "a close frame")
             #expect(closing.count >= 4 && Int(closing[2]) << 8 | Int(closing[3]) == 1009)
@@ -169,19 +169,19 @@ struct LiveStockTests {
             let junk = try RawSocket(port: port)
             #expect(await junk.handshake().hasPrefix("HTTP/1.1 101"))
             for text in ["not json", #"{"subscribe":"LP-FIG-A4"}"#, #"{"subscribe":[""]}"#] {
-                junk.send(RawSocket.frame(opcode: 0x1, payload: Array(text.utf8)))
+                junk.send(StockFeed.frame(opcode: 0x1, payload: Array(text.utf8)))
                 let reply = String(decoding: await junk.read(atMost: 512).dropFirst(2), as: UTF8.self)
                 #expect(reply.contains("invalid_message"), "\(text)")
             }
             // Still open and working: a valid subscribe is taken, and the feed flows.
-            junk.send(RawSocket.frame(opcode: 0x1, payload: Array(#"{"subscribe":["LP-FIG-A4"]}"#.utf8)))
+            junk.send(StockFeed.frame(opcode: 0x1, payload: Array(#"{"subscribe":["LP-FIG-A4"]}"#.utf8)))
             try await Task.sleep(for: .milliseconds(50))
             try await Self.setStock(fixture, Self.fig, 77)
             let update = String(decoding: await junk.read(atMost: 512).dropFirst(2), as: UTF8.self)
             #expect(update.contains(#""sku":"LP-FIG-A4","stock":77"#))
             // The fourth bad message (too many SKUs) ends it: 1008.
             let tooMany = try JSONSerialization.data(withJSONObject: ["subscribe": (0..<501).map { "S\($0)" }])
-            junk.send(RawSocket.frame(opcode: 0x1, payload: Array(tooMany)))
+            junk.send(StockFeed.frame(opcode: 0x1, payload: Array(tooMany)))
             let closing2 = await junk.read(atMost: 64)
             #expect(closing2.first == 0x88)
             #expect(closing2.count >= 4 && Int(closing2[2]) << 8 | Int(closing2[3]) == 1008)

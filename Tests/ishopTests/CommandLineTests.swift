@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import ShopTestSupport
 import Testing
 
 /// Drives the built `ishop` binary as a shop owner would: real processes, a real SQLite file,
@@ -272,9 +273,8 @@ final class RunningServer: @unchecked Sendable {
         // A request held in flight by the client itself: its body arrives in two parts, and the
         // runtime is told to stop between them (no timing: the runtime's own gauge says when).
         let body = Array(#"{"email":"late@example.com","password":"a slow but fine password"}"#.utf8)
-        let connection = try RawConnection(port: server.port)
-        defer { connection.close() }
-        try connection.send(Array("POST /api/auth/register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body.prefix(10))
+        let connection = try RawSocket(port: server.port)
+        connection.send(Array("POST /api/auth/register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body.prefix(10))
         var inFlight = 0
         let deadline = Date().addingTimeInterval(60)
         while inFlight < 2 && Date() < deadline {
@@ -288,8 +288,8 @@ final class RunningServer: @unchecked Sendable {
         #expect(inFlight >= 2, "the registration never showed as in flight")
         server.process.terminate()  // SIGTERM while the body is still arriving
         usleep(200_000)
-        try connection.send(Array(body.dropFirst(10)))
-        let answer = try connection.receiveAll()
+        connection.send(Array(body.dropFirst(10)))
+        let answer = String(decoding: await connection.readUntilClosed(), as: UTF8.self)
         #expect(answer.hasPrefix("HTTP/1.1 201"), "\(answer)")
         #expect(answer.contains("late@example.com"))
         let stopDeadline = Date().addingTimeInterval(30)
@@ -341,48 +341,3 @@ final class RunningServer: @unchecked Sendable {
     }
 }
 
-/// A plain TCP connection to the runtime on 127.0.0.1, for a request sent in parts.
-final class RawConnection {
-    let descriptor: Int32
-
-    struct Failure: Error { let message: String }
-
-    init(port: Int) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw Failure(message: "socket: \(errno)") }
-        var timeout = timeval(tv_sec: 60, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw Failure(message: "connect: \(errno)") }
-    }
-
-    func send(_ bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            guard written > 0 else { throw Failure(message: "write: \(errno)") }
-            offset += written
-        }
-    }
-
-    /// Everything until the runtime closes the connection (the request asked it to).
-    func receiveAll() throws -> String {
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count == 0 { break }
-            guard count > 0 else { throw Failure(message: "read: \(errno) after \(received.count) bytes") }
-            received += buffer.prefix(count)
-        }
-        return String(decoding: received, as: UTF8.self)
-    }
-
-    func close() { Glibc.close(descriptor) }
-}

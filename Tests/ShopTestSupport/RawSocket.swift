@@ -1,14 +1,13 @@
 import Foundation
 import Glibc
-import Testing
 
 /// A raw TCP client for what a well-behaved WebSocket client never does: a handshake that must be
 /// refused, a frame over the limit, a client that stops reading.
-final class RawSocket {
-    let fd: Int32
+public final class RawSocket {
+    public let fd: Int32
 
     /// `receiveBuffer`: SO_RCVBUF, set before connecting (a client that will stop reading).
-    init(port: Int, receiveBuffer: Int32? = nil) throws {
+    public init(port: Int, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EBADF) }
         if var size = receiveBuffer {
@@ -32,7 +31,7 @@ final class RawSocket {
 
     deinit { Glibc.close(fd) }
 
-    func send(_ bytes: [UInt8]) {
+    public func send(_ bytes: [UInt8]) {
         var offset = 0
         var stalls = 0
         while offset < bytes.count {
@@ -48,11 +47,11 @@ final class RawSocket {
         }
     }
 
-    func send(_ text: String) { send(Array(text.utf8)) }
+    public func send(_ text: String) { send(Array(text.utf8)) }
 
     /// What has arrived, at most `count` bytes, once something has (or the peer closed, or a
     /// generous bound passed: then empty).
-    func read(atMost count: Int) async -> [UInt8] {
+    public func read(atMost count: Int) async -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
         for _ in 0..<3000 {
             let got = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, count, 0) }
@@ -64,7 +63,7 @@ final class RawSocket {
     }
 
     /// The HTTP response head of a handshake (and nothing after it).
-    func readHead() async -> String {
+    public func readHead() async -> String {
         var bytes: [UInt8] = []
         while !bytes.ends(with: Array("\r\n\r\n".utf8)) {
             let next = await read(atMost: 1)
@@ -75,32 +74,27 @@ final class RawSocket {
     }
 
     /// Sends a WebSocket handshake for /ws/stock; returns the response head.
-    func handshake(query: String = "", origin: String? = nil) async -> String {
+    public func handshake(query: String = "", origin: String? = nil) async -> String {
         var request = "GET /ws/stock\(query) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
         if let origin { request += "Origin: \(origin)\r\n" }
         send(request + "\r\n")
         return await readHead()
     }
-
-    /// A masked client frame (RFC 6455 §5.2).
-    static func frame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
-        var bytes: [UInt8] = [0x80 | opcode]
-        let mask: [UInt8] = [0x11, 0x22, 0x33, 0x44]
-        if payload.count < 126 {
-            bytes.append(0x80 | UInt8(payload.count))
-        } else if payload.count <= 0xFFFF {
-            bytes += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
-        } else {
-            bytes.append(0x80 | 127)
-            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8((payload.count >> shift) & 0xFF)) }
-        }
-        bytes += mask
-        for (index, byte) in payload.enumerated() { bytes.append(byte ^ mask[index % 4]) }
-        return bytes
-    }
 }
 
 extension Array where Element == UInt8 {
-    func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix }
+    public func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix }
+}
+
+extension RawSocket {
+    /// Everything until the peer closes the connection (or a generous bound passes).
+    public func readUntilClosed() async -> [UInt8] {
+        var received: [UInt8] = []
+        while true {
+            let next = await read(atMost: 4096)
+            if next.isEmpty { return received }
+            received += next
+        }
+    }
 }
