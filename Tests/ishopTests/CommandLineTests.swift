@@ -83,6 +83,8 @@ final class RunningServer: @unchecked Sendable {
     let process = Process()
     let port: Int
     private let output: Pipe
+    /// The runtime's log, kept so that a runtime that will not stop can say where it hangs.
+    let logPath = NSTemporaryDirectory() + "ishop-serve-\(UUID().uuidString).log"
 
     init(shop: Shop, arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: Shop.binary)
@@ -95,7 +97,8 @@ final class RunningServer: @unchecked Sendable {
         }
         output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: logPath) ?? FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
         // The runtime prints one line once it listens: "ishop is serving ... at http://127.0.0.1:PORT/ ...".
@@ -129,11 +132,20 @@ final class RunningServer: @unchecked Sendable {
     }
 
     /// SIGTERM, then wait: the runtime must shut down gracefully and exit 0.
+    /// (A generous bound: on a starved CI machine everything is ten times slower.)
     func stop() -> Int32 {
         process.terminate()
-        let deadline = Date().addingTimeInterval(15)
+        let deadline = Date().addingTimeInterval(45)
         while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL); return -1 }
+        defer { try? FileManager.default.removeItem(atPath: logPath) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            // Marked lines: scripts/test repeats them at the end of the output, where CI shows it.
+            let tail = log.split(separator: "\n").suffix(40).map { "ishop-serve-log| \($0)" }.joined(separator: "\n")
+            FileHandle.standardError.write(Data("ishop-serve-log| did not stop within 45 s of SIGTERM; its last log lines:\n\(tail)\n".utf8))
+            return -1
+        }
         return process.terminationStatus
     }
 }

@@ -23,7 +23,7 @@ import Testing
         #expect(admin.status == 0, "\(admin.stderr)")
 
         let servers = try (0..<3).map { _ in
-            try RunningServer(shop: shop, arguments: ["--database", database, "--host", "127.0.0.1"], environment: Self.environment)
+            try RunningServer(shop: shop, arguments: ["--database", database, "--host", "127.0.0.1", "--log-level", "debug"], environment: Self.environment)
         }
         defer { for server in servers where server.process.isRunning { _ = server.stop() } }
         let login = try await servers[0].get("/api/auth/login", method: .POST, headers: [("Content-Type", "application/json")],
