@@ -302,22 +302,12 @@ struct StockMessage: Sendable {
 }
 
 enum JSONText {
-    /// A JSON string literal (SKUs are free text from imports: quotes, backslashes, controls).
+    /// A JSON string literal (SKUs are free text from imports: quotes, backslashes, controls),
+    /// escaped by the runtime's one JSON writer.
     static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
-                out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        var json = JSONOutput(capacity: text.utf8.count + 2)
+        json.string(text)
+        return String(buffer: json.buffer)
     }
 }
 

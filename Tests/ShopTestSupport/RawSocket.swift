@@ -13,14 +13,7 @@ public final class RawSocket {
         if var size = receiveBuffer {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
+        guard Self.connectLoopback(fd, port: port) == 0 else {
             Glibc.close(fd)
             throw POSIXError(.ECONNREFUSED)
         }
@@ -95,6 +88,19 @@ extension RawSocket {
             let next = await read(atMost: 4096)
             if next.isEmpty { return received }
             received += next
+        }
+    }
+}
+
+extension RawSocket {
+    /// connect(2) of `fd` to 127.0.0.1:`port`; 0 or -1 with errno, as connect itself.
+    public static func connectLoopback(_ fd: Int32, port: Int) -> Int32 {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
     }
 }
