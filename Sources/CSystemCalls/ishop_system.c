@@ -24,3 +24,9 @@ int ishop_sync_filesystem(const char *path) {
     errno = saved;
     return result;
 }
+
+void ishop_start_writeback(int fd) {
+    /* Asynchronous: queues the file's dirty pages for writing and returns. Errors are left to
+       the syncfs before publishing, which reports them. */
+    (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}

@@ -241,7 +241,7 @@ final class OutputTree {
     }
 
     /// Creates `path` with `bytes`; a file already there is replaced by a new one, never rewritten.
-    static func writeFile(at path: String, bytes: UnsafeRawBufferPointer) throws {
+    static func writeFile(at path: String, bytes: UnsafeRawBufferPointer, startWriteback: Bool = false) throws {
         var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if fd < 0 && errno == EEXIST {
             // Left by a write that failed half-way: it belongs to no one.
@@ -261,6 +261,7 @@ final class OutputTree {
             }
             offset += written
         }
+        if startWriteback { ishop_start_writeback(fd) }
         // Some file systems (NFS, quotas) report a full disk only here: a file that did not
         // close cleanly is not recorded as written.
         if close(fd) != 0 {
@@ -278,15 +279,17 @@ final class OutputTree {
     /// about as much as rendering the page.
     struct Writer: Sendable {
         let stagingPath: String
+        /// When the tree is synced before publishing: each page's writeback starts as it is written.
+        let startWriteback: Bool
 
         /// Writes a page and its .gz; returns the bytes written.
         func write(_ relativePath: String, bytes: UnsafeRawBufferPointer, compressed: [UInt8]?) throws -> Int {
             let path = "\(stagingPath)/\(relativePath)"
             if let slash = path.lastIndex(of: "/") { try Self.makeFolder(String(path[..<slash]), above: stagingPath) }
-            try OutputTree.writeFile(at: path, bytes: bytes)
+            try OutputTree.writeFile(at: path, bytes: bytes, startWriteback: startWriteback)
             guard let compressed else { return bytes.count }
             do {
-                try compressed.withUnsafeBytes { try OutputTree.writeFile(at: path + ".gz", bytes: $0) }
+                try compressed.withUnsafeBytes { try OutputTree.writeFile(at: path + ".gz", bytes: $0, startWriteback: startWriteback) }
             } catch {
                 unlink(path)
                 throw error
@@ -307,7 +310,7 @@ final class OutputTree {
         }
     }
 
-    var writer: Writer { Writer(stagingPath: stagingPath) }
+    var writer: Writer { Writer(stagingPath: stagingPath, startWriteback: syncBeforePublish) }
 
     /// Before a worker writes `relativePath`: records it in the plan and takes the old file out of the spare.
     func prepare(_ relativePath: String, digest: String) throws {

@@ -11,10 +11,10 @@ struct PageModels {
     let config: SiteConfig
     let prices: PriceFormatter
     let urls: SiteURLs
-    let site: [String: Any]
-    let assets: [String: Any]
+    let site: TemplateValue
+    let assets: TemplateValue
     /// `header` and `footer`, already rendered: ishop's own HTML, set once the theme has rendered them.
-    var fragments: [String: Any] = [:]
+    var fragments: TemplateValue = [:]
     /// Catalog image source -> its responsive set, from the image stage (empty with --no-images).
     var imageSets: [String: ImageSet] = [:]
 
@@ -29,51 +29,53 @@ struct PageModels {
         self.config = config
         prices = PriceFormatter(currency: config.currency, locale: config.locale)
         urls = SiteURLs(baseURL: config.baseURL)
-        var site: [String: Any] = [
-            "title": config.title,
-            "baseURL": urls.base,
-            "language": config.language,
-            "currency": config.currency.code,
-            "year": year,
-            "nav": navigation.map { ["title": $0.title, "url": "/\($0.slug)/"] },
+        var site: [String: TemplateValue] = [
+            "title": .text(config.title),
+            "baseURL": .text(urls.base),
+            "language": .text(config.language),
+            "currency": .text(config.currency.code),
+            "year": .number(year),
+            "nav": .list(navigation.map { ["title": .text($0.title), "url": "/\($0.slug)/"] }),
         ]
-        if !config.tagline.isEmpty { site["tagline"] = config.tagline }
-        self.site = site
-        var assets: [String: Any] = ["css": stylesheet]
+        if !config.tagline.isEmpty { site["tagline"] = .text(config.tagline) }
+        self.site = .fields(site)
+        var assets: [String: TemplateValue] = ["css": .text(stylesheet)]
         // The live stock script (issue 7), when the theme has one: product and listing pages load it.
-        if !stockScript.isEmpty { assets["stockScript"] = stockScript }
-        self.assets = assets
+        if !stockScript.isEmpty { assets["stockScript"] = .text(stockScript) }
+        self.assets = .fields(assets)
     }
 
     func canonical(_ path: String) -> String {
         urls.page(path)
     }
 
-    func page(title: String, description: String, path: String) -> [String: Any] {
-        var page: [String: Any] = ["title": PlainText.displayable(title), "canonical": canonical(path), "path": path]
-        if !description.isEmpty { page["description"] = PlainText.displayable(description) }
+    func page(title: String, description: String, path: String) -> [String: TemplateValue] {
+        var page: [String: TemplateValue] = [
+            "title": .text(PlainText.displayable(title)), "canonical": .text(canonical(path)), "path": .text(path),
+        ]
+        if !description.isEmpty { page["description"] = .text(PlainText.displayable(description)) }
         return page
     }
 
-    func context(page: [String: Any], extra: [String: Any] = [:]) -> [String: Any] {
-        var context: [String: Any] = ["site": site, "assets": assets, "page": page, "fragments": fragments]
+    func context(page: [String: TemplateValue], extra: [String: TemplateValue] = [:]) -> TemplateValue {
+        var context: [String: TemplateValue] = ["site": site, "assets": assets, "page": .fields(page), "fragments": fragments]
         for (key, value) in extra { context[key] = value }
-        return context
+        return .fields(context)
     }
 
     /// What a product-card template sees: the card, and the site (it is rendered once per build
     /// for every page that lists the product, so nothing of one page is in here).
-    func cardContext(_ card: [String: Any]) -> [String: Any] {
+    func cardContext(_ card: [String: TemplateValue]) -> TemplateValue {
         var context = card
         context["site"] = site
         context["assets"] = assets
-        return context
+        return .fields(context)
     }
 
     /// What the header and footer templates see: they are rendered once, before any page, so
     /// nothing of a single page is in here.
-    func fragmentContext(collections: [[String: Any]]) -> [String: Any] {
-        ["site": site, "assets": assets, "collections": collections]
+    func fragmentContext(collections: [TemplateValue]) -> TemplateValue {
+        ["site": site, "assets": assets, "collections": .list(collections)]
     }
 
     static func productPath(_ product: Product) -> String { "/products/\(product.handle)/" }
@@ -89,34 +91,39 @@ struct PageModels {
         PlainText.displayable(value)
     }
 
-    func card(_ product: Product) -> [String: Any] {
+    /// The same, as a template value.
+    func shown(_ value: String) -> TemplateValue {
+        .text(PlainText.displayable(value))
+    }
+
+    func card(_ product: Product) -> [String: TemplateValue] {
         let lowest = product.lowestPriceCents ?? 0
         let cheapest = product.variants.first { $0.priceCents == lowest }
-        var card: [String: Any] = [
-            "handle": text(product.handle),
-            "url": Self.productPath(product),
-            "title": text(product.title),
-            "vendor": text(product.vendor),
-            "price": (product.hasVaryingPrices ? "from " : "") + prices.format(lowest),
-            "onSale": cheapest?.isOnSale ?? false,
-            "soldOut": product.isSoldOut,
+        var card: [String: TemplateValue] = [
+            "handle": shown(product.handle),
+            "url": .text(Self.productPath(product)),
+            "title": shown(product.title),
+            "vendor": shown(product.vendor),
+            "price": .text((product.hasVaryingPrices ? "from " : "") + prices.format(lowest)),
+            "onSale": .flag(cheapest?.isOnSale ?? false),
+            "soldOut": .flag(product.isSoldOut),
             // For live stock on listings: the card is sold out when every one of these is.
-            "skus": text(product.variants.filter { $0.inventoryPolicy == .deny }.map(\.sku).joined(separator: " ")),
+            "skus": shown(product.variants.filter { $0.inventoryPolicy == .deny }.map(\.sku).joined(separator: " ")),
         ]
-        if let compareAt = cheapest?.compareAtCents, cheapest?.isOnSale == true { card["compareAt"] = prices.format(compareAt) }
-        if let image = product.images.first { card["image"] = picture(image, product, sizes: Self.cardSizes, eager: false) }
+        if let compareAt = cheapest?.compareAtCents, cheapest?.isOnSale == true { card["compareAt"] = .text(prices.format(compareAt)) }
+        if let image = product.images.first { card["image"] = .fields(picture(image, product, sizes: Self.cardSizes, eager: false)) }
         return card
     }
 
     /// What the `picture` partial renders for a catalog image: its set's sizes, srcset, fallback
     /// and placeholder, or (no set: --no-images) the catalog's source and the alt text alone.
-    func picture(_ image: ProductImage, _ product: Product, sizes: String, eager: Bool) -> [String: Any] {
+    func picture(_ image: ProductImage, _ product: Product, sizes: String, eager: Bool) -> [String: TemplateValue] {
         let alt = altText(image, product)
         guard let set = imageSets[image.src] else {
-            return ["src": text(image.src), "alt": alt, "eager": eager, "missing": true]
+            return ["src": shown(image.src), "alt": .text(alt), "eager": .flag(eager), "missing": true]
         }
-        var data = set.templateData(prefix: "/", sizes: sizes, eager: eager)
-        data["alt"] = alt
+        var data = TemplateValue(any: set.templateData(prefix: "/", sizes: sizes, eager: eager)).fields
+        data["alt"] = .text(alt)
         return data
     }
 
@@ -132,45 +139,45 @@ struct PageModels {
     }
 
     /// `text` is the product's body as plain text (`PlainText.fromHTML`), worked out once per page.
-    func product(_ product: Product, text plain: String) -> [String: Any] {
+    func product(_ product: Product, text plain: String) -> [String: TemplateValue] {
         var model = card(product)
         // Left out when empty: an empty string is true in a Mustache section.
-        if !product.productType.isEmpty { model["type"] = text(product.productType) }
-        model["priceAmount"] = Money.decimalText(product.lowestPriceCents ?? 0, currency: config.currency)
+        if !product.productType.isEmpty { model["type"] = shown(product.productType) }
+        model["priceAmount"] = .text(Money.decimalText(product.lowestPriceCents ?? 0, currency: config.currency))
         if let slug = ProductCollection.slug(for: product.productType) { model["typeURL"] = "/collections/\(slug)/" }
-        model["description"] = text(plain)
+        model["description"] = shown(plain)
         // Sanitised when it entered the catalog, and again here: whatever wrote the Store, no markup
         // outside the allowlist reaches a page. Plain text (no "<" or "&") needs no parse.
         let body = product.bodyHTML
-        model["bodyHTML"] = text(body.contains("<") || body.contains("&") ? HTMLSanitizer.sanitize(body) : body)
-        model["images"] = product.images.enumerated().map { index, image -> [String: Any] in
+        model["bodyHTML"] = shown(body.contains("<") || body.contains("&") ? HTMLSanitizer.sanitize(body) : body)
+        model["images"] = .list(product.images.enumerated().map { index, image -> TemplateValue in
             // The first picture is the page's largest paint: loaded at once, the rest lazily.
             var entry = picture(image, product, sizes: Self.productSizes, eager: index == 0)
-            entry["position"] = image.position
-            entry["first"] = index == 0
-            return entry
-        }
-        model["optionNames"] = product.optionNames.map { text($0) }
-        model["hasOptions"] = !product.optionNames.isEmpty
-        model["tags"] = product.tags.map { tag -> [String: Any] in
-            var entry: [String: Any] = ["name": text(tag)]
+            entry["position"] = .number(image.position)
+            entry["first"] = .flag(index == 0)
+            return .fields(entry)
+        })
+        model["optionNames"] = .list(product.optionNames.map { shown($0) })
+        model["hasOptions"] = .flag(!product.optionNames.isEmpty)
+        model["tags"] = .list(product.tags.map { tag -> TemplateValue in
+            var entry: [String: TemplateValue] = ["name": shown(tag)]
             if let slug = ProductCollection.slug(for: tag) { entry["url"] = "/collections/\(slug)/" }
-            return entry
-        }
-        model["variants"] = product.variants.map { variant -> [String: Any] in
-            var entry: [String: Any] = [
-                "sku": text(variant.sku),
-                "title": text(variant.title),
-                "options": text(variant.options.joined(separator: " / ")),
-                "price": prices.format(variant.priceCents),
-                "onSale": variant.isOnSale,
-                "stock": variant.stock,
-                "soldOut": !variant.isAvailable,
-                "availability": availability(variant),
+            return .fields(entry)
+        })
+        model["variants"] = .list(product.variants.map { variant -> TemplateValue in
+            var entry: [String: TemplateValue] = [
+                "sku": shown(variant.sku),
+                "title": shown(variant.title),
+                "options": shown(variant.options.joined(separator: " / ")),
+                "price": .text(prices.format(variant.priceCents)),
+                "onSale": .flag(variant.isOnSale),
+                "stock": .number(variant.stock),
+                "soldOut": .flag(!variant.isAvailable),
+                "availability": .text(availability(variant)),
             ]
-            if let compareAt = variant.compareAtCents, variant.isOnSale { entry["compareAt"] = prices.format(compareAt) }
-            return entry
-        }
+            if let compareAt = variant.compareAtCents, variant.isOnSale { entry["compareAt"] = .text(prices.format(compareAt)) }
+            return .fields(entry)
+        })
         return model
     }
 
@@ -194,19 +201,19 @@ struct PageModels {
 
     /// The last step is the page itself: `current` is true there and false elsewhere (never left
     /// out, or a section on it would find a `current` further out in the context).
-    func breadcrumbs(_ trail: [Crumb]) -> [[String: Any]] {
-        trail.enumerated().map { index, crumb -> [String: Any] in
-            ["title": text(crumb.title), "url": crumb.path, "current": index == trail.count - 1]
-        }
+    func breadcrumbs(_ trail: [Crumb]) -> TemplateValue {
+        .list(trail.enumerated().map { index, crumb -> TemplateValue in
+            ["title": shown(crumb.title), "url": .text(crumb.path), "current": .flag(index == trail.count - 1)]
+        })
     }
 
     /// A collection as a link in a list: navigation, the home page, the collections index.
-    func collectionLink(_ collection: ProductCollection) -> [String: Any] {
+    func collectionLink(_ collection: ProductCollection) -> [String: TemplateValue] {
         [
-            "title": text(collection.title),
-            "url": collection.path(page: 1),
-            "count": collection.products.count,
-            "countText": Self.countText(collection.products.count),
+            "title": shown(collection.title),
+            "url": .text(collection.path(page: 1)),
+            "count": .number(collection.products.count),
+            "countText": .text(Self.countText(collection.products.count)),
         ]
     }
 
@@ -216,16 +223,16 @@ struct PageModels {
 
     /// Page `number` of a collection: the collection with the cards of that page, the pagination
     /// and the breadcrumb trail.
-    func collectionPage(_ collection: ProductCollection, page number: Int, cards: [String: [String: Any]]) -> [String: Any] {
+    func collectionPage(_ collection: ProductCollection, page number: Int, cards: [String: TemplateValue]) -> [String: TemplateValue] {
         let total = collection.pageCount(pageSize: config.pageSize)
         var model = collectionLink(collection)
-        model["slug"] = collection.slug
-        model["products"] = collection.productsOnPage(number, pageSize: config.pageSize).compactMap { cards[$0.handle] }
+        model["slug"] = .text(collection.slug)
+        model["products"] = .list(collection.productsOnPage(number, pageSize: config.pageSize).compactMap { cards[$0.handle] })
         var trail = [Crumb(title: "Home", path: "/"), Crumb(title: "Collections", path: "/collections/"),
                      Crumb(title: collection.title, path: collection.path(page: 1))]
         if number > 1 { trail.append(Crumb(title: "Page \(number)", path: collection.path(page: number))) }
         return [
-            "collection": model,
+            "collection": .fields(model),
             "pagination": Self.pagination(current: number, total: total, url: collection.path(page:)),
             "breadcrumbs": breadcrumbs(trail),
         ]
@@ -234,30 +241,30 @@ struct PageModels {
     /// Previous and next, and the numbers to show: the first, the last and two either side of the
     /// current page. Never every page: a collection of 10,000 products would give each of its
     /// 417 pages a list of 417 links. `gapBefore` marks a number that does not follow the one before.
-    static func pagination(current: Int, total: Int, url: (Int) -> String) -> [String: Any] {
-        var model: [String: Any] = [
-            "current": current,
-            "total": total,
-            "isPaged": total > 1,
-            "hasPrevious": current > 1,
-            "hasNext": current < total,
+    static func pagination(current: Int, total: Int, url: (Int) -> String) -> TemplateValue {
+        var model: [String: TemplateValue] = [
+            "current": .number(current),
+            "total": .number(total),
+            "isPaged": .flag(total > 1),
+            "hasPrevious": .flag(current > 1),
+            "hasNext": .flag(current < total),
         ]
-        if current > 1 { model["previousURL"] = url(current - 1) }
-        if current < total { model["nextURL"] = url(current + 1) }
+        if current > 1 { model["previousURL"] = .text(url(current - 1)) }
+        if current < total { model["nextURL"] = .text(url(current + 1)) }
         var numbers: Set<Int> = [1, total]
         for number in max(1, current - 2)...min(total, current + 2) { numbers.insert(number) }
-        var pages: [[String: Any]] = []
+        var pages: [TemplateValue] = []
         var previous = 0
         for number in numbers.sorted() {
             pages.append([
-                "number": number,
-                "url": url(number),
-                "isCurrent": number == current,
-                "gapBefore": previous > 0 && number > previous + 1,
+                "number": .number(number),
+                "url": .text(url(number)),
+                "isCurrent": .flag(number == current),
+                "gapBefore": .flag(previous > 0 && number > previous + 1),
             ])
             previous = number
         }
-        model["pages"] = pages
-        return model
+        model["pages"] = .list(pages)
+        return .fields(model)
     }
 }

@@ -3,6 +3,7 @@ import Logging
 import ShopCore
 import ShopImages
 import ShopStore
+import Synchronization
 
 /// `ishop build`: catalog + content + theme -> a complete static site in the publish folder.
 ///
@@ -121,10 +122,10 @@ public struct SiteBuilder {
         let departments = collections.filter(\.isProductType).map { models.collectionLink($0) }
 
         // Rendered once, put into every page as it is: rendering them per page was most of a build.
-        let fragmentContext = models.fragmentContext(collections: departments)
-        let header = try theme.render(fragmentContext, template: "header")
-        let footer = try theme.render(fragmentContext, template: "footer")
-        models.fragments = ["header": header, "footer": footer]
+        let fragmentContext = models.fragmentContext(collections: departments.map { .fields($0) })
+        let header = try theme.renderText(fragmentContext, template: "header")
+        let footer = try theme.renderText(fragmentContext, template: "footer")
+        models.fragments = ["header": .text(header), "footer": .text(footer)]
         clock.lap("content and theme")
 
         let images = try await prepareImages(products: products, theme: theme)
@@ -165,6 +166,11 @@ public struct SiteBuilder {
             }
             var rendered: [String] = []
             rendered.reserveCapacity(total)
+            func write(_ planned: PlannedOutput, _ html: [UInt8]) throws {
+                try html.withUnsafeBytes { try tree.write(planned.path, digest: planned.digest, bytes: $0) }
+                rendered.append(planned.path)
+                step()
+            }
             func write(_ planned: PlannedOutput, _ text: String) throws {
                 try tree.write(planned.path, digest: planned.digest, text)
                 rendered.append(planned.path)
@@ -255,15 +261,15 @@ public struct SiteBuilder {
                     let newest = plan.newest.compactMap { cards[$0.handle] }
                     try write(planned, theme.render(models.context(
                         page: models.page(title: config.title, description: config.tagline, path: "/"),
-                        extra: ["products": newest, "collections": departments]), template: "home"))
+                        extra: ["products": .list(newest), "collections": .list(departments.map { .fields($0) })]), template: "home"))
                 case .collectionsIndex:
                     try write(planned, theme.render(models.context(
                         page: models.page(title: "Collections", description: "Every collection of \(config.title).", path: "/collections/"),
-                        extra: ["collections": collections.map { models.collectionLink($0) }]), template: "collections"))
+                        extra: ["collections": .list(collections.map { .fields(models.collectionLink($0)) })]), template: "collections"))
                 case .content(let index):
                     let page = pages[index]
                     var pageModel = models.page(title: page.title, description: page.description, path: "/\(page.slug)/")
-                    pageModel["content"] = page.html
+                    pageModel["content"] = .text(page.html)
                     try write(planned, theme.render(models.context(page: pageModel), template: "page"))
                 case .notFound:
                     try write(planned, theme.render(models.context(
@@ -415,9 +421,10 @@ final class ProductPageRenderer: @unchecked Sendable {
 
     /// Renders the pages of `products` and writes each to its path in `paths`, on `workers` workers.
     func renderAndWrite(_ products: [Product], paths: [String], writer: OutputTree.Writer, workers: Int) async throws -> [WrittenFile] {
-        let work = zip(products, paths).map { ProductPageWork(product: $0.0, path: $0.1) }
-        return try await renderInParallel(work, workers: workers) { item in
-            try self.render(item.product).write(to: item.path, with: writer)
+        // Indices, not (product, path) pairs: copying 10,000 products into work items, and again
+        // into each worker's share, was about a twentieth of a whole build.
+        try await renderInParallel(Array(products.indices), workers: workers) { index in
+            try self.render(products[index]).write(to: paths[index], with: writer)
         }
     }
 
@@ -427,22 +434,18 @@ final class ProductPageRenderer: @unchecked Sendable {
         let trail = models.trail(for: product, collections: collections)
         let text = PlainText.fromHTML(product.bodyHTML)
         var page = models.page(title: title, description: models.description(of: product, text: text), path: path)
-        if let image = product.images.first.flatMap({ models.imageURL($0.src) }) { page["image"] = image }
+        if let image = product.images.first.flatMap({ models.imageURL($0.src) }) { page["image"] = .text(image) }
         do {
-            page["structuredData"] = try StructuredData.productPage(product, description: text, images: product.images.compactMap { models.imageURL($0.src) },
-                                                                    trail: trail, currency: currency, urls: models.urls)
+            page["structuredData"] = .text(try StructuredData.productPage(
+                product, description: text, images: product.images.compactMap { models.imageURL($0.src) },
+                trail: trail, currency: currency, urls: models.urls))
         } catch {
             throw BuildError(.render, file: path, "cannot write the product's JSON-LD: \(error)")
         }
         let html = try theme.render(models.context(
-            page: page, extra: ["product": models.product(product, text: text), "breadcrumbs": models.breadcrumbs(trail)]), template: "product")
+            page: page, extra: ["product": .fields(models.product(product, text: text)), "breadcrumbs": models.breadcrumbs(trail)]), template: "product")
         return RenderedPage(path: path, html: html, precompress: precompress)
     }
-}
-
-struct ProductPageWork: Sendable {
-    let product: Product
-    let path: String
 }
 
 struct ListingPageWork: Sendable {
@@ -468,8 +471,11 @@ struct RenderedPage: Sendable {
     let compressed: [UInt8]?
 
     init(path: String, html: String, precompress: Bool) {
+        self.init(path: path, html: Array(html.utf8), precompress: precompress)
+    }
+
+    init(path: String, html bytes: [UInt8], precompress: Bool) {
         self.path = path
-        let bytes = Array(html.utf8)
         self.html = bytes
         // A page's path is its address ("/products/x/"): the file is its index.html.
         let file = path.hasSuffix("/") ? "index.html" : path
@@ -482,16 +488,34 @@ func renderInParallel<Item: Sendable, Result: Sendable>(
     _ items: [Item], workers: Int, _ render: @escaping @Sendable (Item) throws -> Result
 ) async throws -> [Result] {
     guard workers > 1, items.count > 1 else { return try items.map(render) }
-    let share = (items.count + workers - 1) / workers
-    return try await withThrowingTaskGroup(of: (Int, [Result]).self) { group in
-        for (index, start) in stride(from: 0, to: items.count, by: share).enumerated() {
-            let part = Array(items[start..<min(start + share, items.count)])
-            group.addTask { (index, try part.map(render)) }
+    // Chunks are handed out as workers ask for them, not in equal shares fixed up front: a
+    // worker that shares its core with a feed task falls behind without keeping the others
+    // waiting at the end. Small enough to balance, large enough that asking costs nothing.
+    let chunkSize = max(1, min(64, items.count / (workers * 8)))
+    let chunkCount = (items.count + chunkSize - 1) / chunkSize
+    let next = ChunkCounter()
+    return try await withThrowingTaskGroup(of: [(Int, [Result])].self) { group in
+        for _ in 0..<min(workers, chunkCount) {
+            group.addTask {
+                var done: [(Int, [Result])] = []
+                while true {
+                    let chunk = next.take()
+                    guard chunk < chunkCount else { return done }
+                    let start = chunk * chunkSize
+                    done.append((chunk, try items[start..<min(start + chunkSize, items.count)].map(render)))
+                }
+            }
         }
-        var parts: [Int: [Result]] = [:]
-        for try await (index, pages) in group { parts[index] = pages }
-        return parts.keys.sorted().flatMap { parts[$0]! }
+        var chunks = [[Result]](repeating: [], count: chunkCount)
+        for try await done in group { for (chunk, results) in done { chunks[chunk] = results } }
+        return chunks.flatMap { $0 }
     }
+}
+
+/// The next chunk of a `renderInParallel` call, shared by its workers.
+final class ChunkCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func take() -> Int { value.wrappingAdd(1, ordering: .relaxed).oldValue }
 }
 
 /// Renders collection pages on several workers; like ProductPageRenderer, it only reads the
@@ -499,12 +523,12 @@ func renderInParallel<Item: Sendable, Result: Sendable>(
 final class ListingPageRenderer: @unchecked Sendable {
     private let models: PageModels
     private let theme: Theme
-    private let cards: [String: [String: Any]]
+    private let cards: [String: TemplateValue]
     private let siteTitle: String
     private let pageSize: Int
     private let precompress: Bool
 
-    init(models: PageModels, theme: Theme, cards: [String: [String: Any]], siteTitle: String, pageSize: Int, precompress: Bool) {
+    init(models: PageModels, theme: Theme, cards: [String: TemplateValue], siteTitle: String, pageSize: Int, precompress: Bool) {
         self.models = models
         self.theme = theme
         self.cards = cards
@@ -551,7 +575,7 @@ final class CardRenderer: @unchecked Sendable {
     }
 
     /// Handle -> the card's fields, with `html` (the rendered card) when the theme has a product-card.
-    func render(_ products: [Product], workers: Int) async throws -> [String: [String: Any]] {
+    func render(_ products: [Product], workers: Int) async throws -> [String: TemplateValue] {
         let hasCardTemplate = theme.templateFiles["product-card"] != nil
         let rendered = try await renderInParallel(products, workers: workers) { product -> RenderedCard in
             var card = self.models.card(product)
@@ -559,12 +583,12 @@ final class CardRenderer: @unchecked Sendable {
                 // Without the template file's last line end: `{{{html}}}` on a line of its own adds
                 // one, so a listing reads as it did with `{{> product-card}}` there.
                 var html = try self.theme.render(self.models.cardContext(card), template: "product-card")
-                if html.hasSuffix("\n") { html.removeLast() }
-                card["html"] = html
+                if html.last == 0x0A { html.removeLast() }
+                card["html"] = .text(String(decoding: html, as: UTF8.self))
             }
-            return RenderedCard(fields: card)
+            return RenderedCard(fields: .fields(card))
         }
-        var cards: [String: [String: Any]] = [:]
+        var cards: [String: TemplateValue] = [:]
         cards.reserveCapacity(products.count)
         for (product, card) in zip(products, rendered) { cards[product.handle] = card.fields }
         return cards
@@ -572,9 +596,8 @@ final class CardRenderer: @unchecked Sendable {
 }
 
 /// A card's fields (strings, numbers, booleans and the rendered html) handed back from a worker.
-struct RenderedCard: @unchecked Sendable {
-    // Unchecked: [String: Any] of value types only, built on the worker and only read after.
-    let fields: [String: Any]
+struct RenderedCard: Sendable {
+    let fields: TemplateValue
 }
 
 /// The feeds and sitemaps of a build, rendered off the page workers: each kind on a task of its own.

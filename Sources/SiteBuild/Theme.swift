@@ -11,7 +11,10 @@ public struct Theme: Sendable {
         "base", "home", "product", "page", "404", "collection", "collections", "header", "footer",
     ]
 
+    /// swift-mustache's reading of the templates: the judge of valid Mustache, with its messages.
     public let library: MustacheLibrary
+    /// The same templates as pages are rendered from (CompiledTemplates.swift says why).
+    let compiled: CompiledTemplates
     /// Where each template came from, for messages.
     public let templateFiles: [String: String]
     /// Each template's text as it was read and compiled: the build's digests take these, so a
@@ -32,6 +35,7 @@ public struct Theme: Sendable {
 
         _ = HTMLEscaping.registered
         var library = MustacheLibrary()
+        var compiled = CompiledTemplates()
         var texts: [String: String] = [:]
         for (name, path) in sources.sorted(by: { $0.key < $1.key }) {
             guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
@@ -47,6 +51,7 @@ public struct Theme: Sendable {
                 throw BuildError(.theme, file: path, line: max(1, error.context.lineNumber - 1),
                                  "Mustache syntax error: \(describe(error.error)) near \"\(near)\"")
             }
+            try compiled.add(text, named: name, file: path)
             for reference in TemplateReference.scan(text) where sources[reference.name] == nil {
                 let tag = reference.kind == .partial ? "{{> \(reference.name)}}" : "{{<\(reference.name)}}"
                 throw BuildError(.theme, file: path, line: reference.line, """
@@ -62,7 +67,7 @@ public struct Theme: Sendable {
         var staticFiles: [String: String] = [:]
         for (name, path) in try files(in: "\(themeRoot)/static", withExtension: nil) { staticFiles[name] = path }
         for (name, path) in try files(in: config.resolve("static"), withExtension: nil) { staticFiles[name] = path }
-        return Theme(library: library, templateFiles: sources, templateTexts: texts, staticFiles: staticFiles)
+        return Theme(library: library, compiled: compiled, templateFiles: sources, templateTexts: texts, staticFiles: staticFiles)
     }
 
     /// Regular files under `directory`, keyed by relative path (without `ext` when given).
@@ -99,12 +104,23 @@ public struct Theme: Sendable {
         }
     }
 
-    /// Renders `template`; a template that is missing is a build error, not an empty page.
-    public func render(_ context: [String: Any], template: String) throws -> String {
-        guard let output = library.render(context, withTemplate: template) else {
+    /// Renders `template` into the page's bytes; a template that is missing is a build error, not an empty page.
+    func render(_ context: TemplateValue, template: String) throws -> [UInt8] {
+        guard let output = compiled.render(template, context: context) else {
             throw BuildError(.render, "the theme has no template named \(template)")
         }
         return output
+    }
+
+    /// The same, as text (fragments and cards, which pages take in as they are).
+    func renderText(_ context: TemplateValue, template: String) throws -> String {
+        String(decoding: try render(context, template: template), as: UTF8.self)
+    }
+
+    /// Renders `template` with a context of plain Swift values (strings, booleans, integers, and
+    /// arrays and dictionaries of them), the way a page is rendered.
+    public func render(_ context: [String: Any], template: String) throws -> String {
+        try renderText(TemplateValue(any: context), template: template)
     }
 }
 

@@ -1,5 +1,5 @@
 import Foundation
-import SiteBuild
+@testable import SiteBuild
 import Testing
 
 @Suite("PlainText.fromHTML")
@@ -19,6 +19,25 @@ struct PlainTextTests {
     func blankLines() {
         let text = PlainText.fromHTML("\n\n<h2>Sizes</h2>\n\n\n<ul><li>A4</li><li>A3</li></ul>\n\n")
         #expect(text == "Sizes\n\nA4\nA3")
+    }
+
+    @Test("lines are trimmed of Unicode spaces too, and text between them is kept as written")
+    func unicodeSpaces() {
+        // U+00A0, U+3000 and U+2003 at the edges of lines; tabs, CR and a space inside.
+        let text = PlainText.fromHTML("\u{00A0}\u{3000}Große Drucke\u{2003}\r\n\t \n\u{00A0}\n<p>\tZürich à la carte \u{00A0}</p>日本 \n")
+        #expect(text == "Große Drucke\n\nZürich à la carte\n日本")
+        #expect(PlainText.collapsingLines(Array("  a \n\n\n b\t\n\n".utf8)) == "a\n\nb")
+        #expect(PlainText.collapsingLines([]) == "")
+    }
+
+    @Test("characters HTML forbids are dropped from catalog text; everything else is kept")
+    func displayable() {
+        #expect(PlainText.displayable("plain ASCII, tabs\tand\nlines") == "plain ASCII, tabs\tand\nlines")
+        let unfit: [UInt32] = [0x00, 0x7F, 0x85, 0xFDD0, 0xFFFE, 0x1FFFF]
+        var text = "a"
+        for (value, letter) in zip(unfit, "bcdefg") { text.unicodeScalars.append(Unicode.Scalar(value)!); text.append(letter) }
+        #expect(PlainText.displayable(text) == "abcdefg")
+        #expect(PlainText.displayable("é ü 日本 \u{A0} \u{FEFF} 🎉") == "é ü 日本 \u{A0} \u{FEFF} 🎉")
     }
 
     @Test("named and numeric entities are decoded")

@@ -10,4 +10,9 @@ int ishop_exchange_paths(const char *first, const char *second);
    instead of an fsync per file of a site of thousands. Returns 0, or -1 with errno set. */
 int ishop_sync_filesystem(const char *path);
 
+/* Starts writing a file's dirty pages to disk without waiting (Linux sync_file_range with
+   SYNC_FILE_RANGE_WRITE), so the disk works while the build renders and the syncfs before
+   publishing has little left to wait for. */
+void ishop_start_writeback(int fd);
+
 #endif
