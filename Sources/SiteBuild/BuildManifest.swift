@@ -21,7 +21,8 @@ struct BuildManifest: Equatable {
     static func load(folder: String) -> BuildManifest? {
         guard let data = FileManager.default.contents(atPath: "\(folder)/\(fileName)") else { return nil }
         var outputs: [String: String] = [:]
-        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)[...]
+        // Split as an array of bytes: Data's own generic split costs ten times as much per line.
+        var lines = [UInt8](data).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)[...]
         guard let first = lines.popFirst(), String(decoding: first, as: UTF8.self) == header else { return nil }
         outputs.reserveCapacity(lines.count)
         for line in lines {
