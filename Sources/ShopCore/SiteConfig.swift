@@ -52,6 +52,10 @@ public struct SiteConfig: Sendable {
         public var maxBytes = 25_000_000
         /// Private, loopback or link-local hosts (names or addresses) that may be fetched all the same.
         public var allowedPrivateHosts: [String] = []
+        /// Folders outside the site folder that local image sources may come from (relative to
+        /// the site folder or absolute). A catalog is untrusted input: without this, an Image Src
+        /// of "/home/someone/private.jpg" or "../../x.jpg" would be published.
+        public var localFolders: [String] = []
     }
 
     /// The BCP 47 language of pages ("en" from "en_GB"), for `<html lang>`.
@@ -192,6 +196,12 @@ extension SiteConfig {
             try bounded(imageMap, "fallbackWidth", 16...8192, &images.fallbackWidth)
             try bounded(imageMap, "maxPixels", 1...1_000_000_000, &images.maxPixels)
             if let cacheDir = try nonEmptyPath(imageMap, "cacheDir") { images.cacheDir = cacheDir }
+            if let folders = try imageMap.strings("localFolders") {
+                if let empty = folders.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+                    throw imageMap.invalid("localFolders", "entry \(empty + 1) is empty")
+                }
+                images.localFolders = folders
+            }
             if let fetch = try imageMap.mapping("fetch") {
                 try bounded(fetch, "connectTimeoutMs", 1...600_000, &images.connectTimeoutMs)
                 try bounded(fetch, "readTimeoutMs", 1...600_000, &images.readTimeoutMs)

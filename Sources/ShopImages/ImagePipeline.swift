@@ -308,13 +308,31 @@ private struct SourceWork: Sendable {
     }
 
     /// A path relative to the site folder (a leading "/" means the site folder too, unless the
-    /// file exists at that absolute path). Other URL schemes are refused.
+    /// file exists at that absolute path). Other URL schemes are refused. The file, with every
+    /// symbolic link and ".." resolved, must lie in the site folder or in one of
+    /// images.localFolders: the catalog is untrusted, and a path in it must not publish any
+    /// picture the build can read.
     private func localPath(_ reference: String) throws -> String {
         if reference.contains("://") || reference.lowercased().hasPrefix("data:") {
             throw FetchFailure(message: "only http and https URLs or local paths are allowed", retryable: false)
         }
-        if reference.hasPrefix("/") && FileManager.default.fileExists(atPath: reference) { return reference }
-        return config.resolve(String(reference.drop(while: { $0 == "/" })))
+        let given = reference.hasPrefix("/") && FileManager.default.fileExists(atPath: reference)
+            ? reference : config.resolve(String(reference.drop(while: { $0 == "/" })))
+        guard let real = Self.realPath(given) else { throw FetchFailure(message: "no such file (\(given))", retryable: false) }
+        let roots = ([config.siteDirectory] + config.images.localFolders.map { config.resolve($0) }).compactMap(Self.realPath)
+        guard roots.contains(where: { real.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
+            throw FetchFailure(
+                message: "refused: \(real) is outside the site folder; list its folder in images.localFolders to allow it",
+                retryable: false)
+        }
+        return real
+    }
+
+    /// The path with symbolic links, "." and ".." resolved (realpath), or nil if it does not exist.
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     private func readLocal(_ path: String) throws -> [UInt8] {

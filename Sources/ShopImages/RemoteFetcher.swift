@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import ShopCore
+import Synchronization
 
 /// Why a remote source could not be had; the message is what the build summary shows.
 struct FetchFailure: Error, CustomStringConvertible {
@@ -83,6 +84,13 @@ final class RemoteFetcher: Sendable {
     let offline: Bool
     let logger: Logger
     private let client: HTTPClient
+    private let configuration: HTTPClient.Configuration
+    /// One client per host name and the address it was checked at ("host address" -> client):
+    /// AsyncHTTPClient would resolve the name again when it connects, and a name that resolved
+    /// to a public address for the check could resolve to a private one then (DNS rebinding).
+    /// Each of these connects to the checked address only, with the name kept for the Host
+    /// header, TLS SNI and certificate checks (its `dnsOverride`).
+    private let pinnedClients = Mutex<[String: HTTPClient]>([:])
     private let hosts: HostLimiters
     /// Exponential back-off starts here (then 2x, 4x, ... with jitter), always within the deadline.
     static let backoffBase: Double = 0.2
@@ -99,12 +107,29 @@ final class RemoteFetcher: Sendable {
         configuration.redirectConfiguration = .disallow
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = settings.perHostConcurrency
         configuration.decompression = .disabled
+        self.configuration = configuration
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         hosts = HostLimiters(limit: settings.perHostConcurrency)
     }
 
     func shutdown() async {
         try? await client.shutdown()
+        for pinned in pinnedClients.withLock({ Array($0.values) }) { try? await pinned.shutdown() }
+    }
+
+    /// The client that connects `host` at `address` (nil: the host was allowed by name, or is an
+    /// address itself, and AsyncHTTPClient may resolve it).
+    private func client(for host: String, pinnedTo address: String?) -> HTTPClient {
+        guard let address else { return client }
+        let key = host + " " + address
+        return pinnedClients.withLock { clients in
+            if let existing = clients[key] { return existing }
+            var configuration = self.configuration
+            configuration.dnsOverride = [host: address]
+            let made = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            clients[key] = made
+            return made
+        }
     }
 
     private func cachePaths(_ reference: String) -> (body: String, meta: String) {
@@ -157,13 +182,14 @@ final class RemoteFetcher: Sendable {
         }
         let deadline = NIODeadline.now() + .milliseconds(Int64(settings.deadlineMs))
         do {
-            try await checkAddress(host: host)
+            let checkedAddress = try await checkAddress(host: host)
             let limiter = await hosts.limiter(for: host.lowercased())
             return try await limiter.run {
                 var lastFailure = FetchFailure(message: "no attempt was made", retryable: false)
                 var redirects = 0
                 var tries = 0
                 var current = url
+                var pin = checkedAddress
                 while tries <= settings.retries {
                     if tries > 0 {
                         // Full jitter over an exponential window, so a recovering CDN is not hit in step.
@@ -175,7 +201,7 @@ final class RemoteFetcher: Sendable {
                     }
                     guard NIODeadline.now() < deadline else { break }
                     do {
-                        switch try await requestWithinDeadline(url: current, previous: previous?.meta, deadline: deadline) {
+                        switch try await requestWithinDeadline(url: current, pin: pin, previous: previous?.meta, deadline: deadline) {
                         case .body(let bytes, let etag, let lastModified):
                             store(reference, bytes: bytes, etag: etag, lastModified: lastModified)
                             return Fetched(bytes: bytes, stale: false)
@@ -189,7 +215,7 @@ final class RemoteFetcher: Sendable {
                                   let nextScheme = next.scheme?.lowercased(), nextScheme == "http" || nextScheme == "https",
                                   let nextHost = next.host
                             else { throw FetchFailure(message: "redirects to an unusable location \"\(location)\"", retryable: false) }
-                            try await checkAddress(host: nextHost)
+                            pin = try await checkAddress(host: nextHost)
                             current = next
                             continue  // a redirect is not a failed attempt
                         }
@@ -225,9 +251,9 @@ final class RemoteFetcher: Sendable {
 
     /// The request raced against the deadline: a body that trickles in, a byte now and then,
     /// never trips the read timeout, so the deadline cancels it.
-    private func requestWithinDeadline(url: URL, previous: CacheMeta?, deadline: NIODeadline) async throws -> Answer {
+    private func requestWithinDeadline(url: URL, pin: String?, previous: CacheMeta?, deadline: NIODeadline) async throws -> Answer {
         try await withThrowingTaskGroup(of: Answer?.self) { group in
-            group.addTask { try await self.request(url: url, previous: previous, deadline: deadline) }
+            group.addTask { try await self.request(url: url, pin: pin, previous: previous, deadline: deadline) }
             group.addTask {
                 let remaining = (deadline - .now()).nanoseconds
                 if remaining > 0 { try await Task.sleep(nanoseconds: UInt64(remaining)) }
@@ -241,7 +267,7 @@ final class RemoteFetcher: Sendable {
         }
     }
 
-    private func request(url: URL, previous: CacheMeta?, deadline: NIODeadline) async throws -> Answer {
+    private func request(url: URL, pin: String?, previous: CacheMeta?, deadline: NIODeadline) async throws -> Answer {
         do {
             // The body is gathered on the connection's event loop by a delegate, not by a loop in a
             // task: AsyncHTTPClient's read timeout runs while reads are paused for a consumer that has
@@ -255,7 +281,7 @@ final class RemoteFetcher: Sendable {
                 if let lastModified = previous.lastModified { request.headers.add(name: "If-Modified-Since", value: lastModified) }
             }
             let accumulator = ResponseAccumulator(request: request, maxBodySize: settings.maxBytes)
-            let task = client.execute(request: request, delegate: accumulator, deadline: deadline, logger: logger)
+            let task = client(for: request.host, pinnedTo: pin).execute(request: request, delegate: accumulator, deadline: deadline, logger: logger)
             let response = try await withTaskCancellationHandler {
                 try await task.futureResult.get()
             } onCancel: {
@@ -303,10 +329,12 @@ final class RemoteFetcher: Sendable {
 
     /// Refuses private, loopback, link-local and other non-public addresses, by name or by what
     /// the name resolves to, unless the host or address is listed in allowedPrivateHosts.
-    private func checkAddress(host: String) async throws {
+    /// Returns the address the request must connect to (see `pinnedClients`), or nil when the
+    /// name itself is allowed or is an address.
+    private func checkAddress(host: String) async throws -> String? {
         let allowed = Set(settings.allowedPrivateHosts.map { $0.lowercased() })
         let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        if allowed.contains(name) { return }
+        if allowed.contains(name) { return nil }
         let addresses = await withCheckedContinuation { (continuation: CheckedContinuation<[NetworkAddress], Never>) in
             DispatchQueue.global().async { continuation.resume(returning: NetworkAddress.resolve(name)) }
         }
@@ -316,5 +344,14 @@ final class RemoteFetcher: Sendable {
                 message: "refused: \(host) is a private, loopback or link-local address (\(address.text)); list it in images.fetch.allowedPrivateHosts to allow it",
                 retryable: false)
         }
+        if addresses.count == 1 && addresses[0].text == name { return nil }
+        return Self.pinnedAddress(addresses)
+    }
+
+    /// Of the checked addresses, the one to connect to: the first IPv4 one if there is one (a
+    /// machine without an IPv6 route would fail on an IPv6 address getaddrinfo listed first, and
+    /// pinning takes away AsyncHTTPClient's fallback between them), else the first.
+    static func pinnedAddress(_ addresses: [NetworkAddress]) -> String? {
+        (addresses.first { $0.bytes.count == 4 } ?? addresses.first)?.text
     }
 }

@@ -9,7 +9,7 @@ struct PipelineTests {
     func everyPhoto() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let config = try scratch.config()
+        let config = try scratch.config(["  localFolders: [\"\(Paths.photos.path)\"]"])
         let names = Paths.photoNames
         #expect(names.count >= 20)
         let sources = names.map { ImageSource(Paths.photos.appendingPathComponent($0).path, alt: $0) }
@@ -269,4 +269,33 @@ extension SiteConfig.ImageSettings {
         change(&copy)
         return copy
     }
+
+    @Test("A local source outside the site folder is refused (absolute, through .., through a link) unless images.localFolders lists its folder")
+    func localSourcesStayInTheSite() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let outside = try Scratch()
+        defer { outside.remove() }
+        try outside.write("private.png", Paths.photo("clock-cutout.png"))
+        let outsideFile = outside.root + "/private.png"
+        try FileManager.default.createDirectory(atPath: scratch.root + "/static", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: scratch.root + "/static/link.png", withDestinationPath: outsideFile)
+        let relative = String(repeating: "../", count: scratch.root.split(separator: "/").count) + String(outsideFile.dropFirst())
+        let sources = [outsideFile, relative, "static/link.png"].map { ImageSource($0) }
+
+        let refused = try await ImagePipeline.prepare(
+            sources: sources, config: try scratch.config(["  widths: [64]", "  fallbackWidth: 64"]), outputDirectory: scratch.publicDirectory)
+        #expect(refused.failed == 3)
+        for warning in refused.warnings {
+            #expect(warning.message.contains("outside the site folder") && warning.message.contains("images.localFolders"), "\(warning)")
+        }
+        #expect(refused.sets.values.allSatisfy { $0.fallback == nil })  // placeholders only
+
+        let allowed = try await ImagePipeline.prepare(
+            sources: sources, config: try scratch.config(["  widths: [64]", "  fallbackWidth: 64", "  localFolders: [\"\(outside.root)\"]"]),
+            outputDirectory: scratch.publicDirectory)
+        #expect(allowed.failed == 0, "\(allowed.warnings)")
+        #expect(allowed.sets.count == 3)
+    }
+
 }

@@ -146,6 +146,28 @@ struct RemoteTests {
         #expect(!NetworkAddress(bytes: Array(repeating: 0, count: 10) + [0xFF, 0xFF, 127, 0, 0, 1], text: "").isPublic)
     }
 
+    @Test("A host name is fetched from the address it was checked at (no second lookup for DNS rebinding to fool)")
+    func checkedAddressIsPinned() async throws {
+        let cdn = try StandInCDN()
+        defer { cdn.stop() }
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        // The addresses are allowed, not the name: "localhost" is resolved, checked, and the
+        // request goes to the checked address (127.0.0.1, where the CDN listens), by name.
+        let config = try scratch.config(["  widths: [64]", "  fallbackWidth: 64", "  fetch:", "    allowedPrivateHosts: [127.0.0.1, \"::1\"]"])
+        let source = "http://localhost:\(cdn.port)/photos/marigold.jpg"
+        let report = try await ImagePipeline.prepare(sources: [ImageSource(source)], config: config, outputDirectory: scratch.publicDirectory)
+        #expect(report.failed == 0, "\(report.warnings)")
+        #expect(try await cdn.requests("marigold.jpg") == 1)
+
+        // IPv4 first: pinning takes away AsyncHTTPClient's fallback between address families.
+        let v6 = NetworkAddress(bytes: [0x20, 0x01, 0x0d, 0xb8] + Array(repeating: 0, count: 11) + [1], text: "2001:db8::1")
+        let v4 = NetworkAddress(bytes: [93, 184, 216, 34], text: "93.184.216.34")
+        #expect(RemoteFetcher.pinnedAddress([v6, v4]) == "93.184.216.34")
+        #expect(RemoteFetcher.pinnedAddress([v6]) == "2001:db8::1")
+        #expect(RemoteFetcher.pinnedAddress([]) == nil)
+    }
+
     @Test("A body over the size limit is refused, and strict mode fails the stage")
     func oversizedAndStrict() async throws {
         let cdn = try StandInCDN()
