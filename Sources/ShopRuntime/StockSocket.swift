@@ -5,6 +5,7 @@ import NIOCore
 import NIOWebSocket
 import ShopCore
 import ShopStore
+import Synchronization
 import WSCore
 
 /// Limits of /ws/stock (API.md "WebSocket /ws/stock").
@@ -78,6 +79,14 @@ final class StockSockets: Sendable {
     let policy: OriginPolicy
     let settings: StockSocketSettings
     let metrics: RuntimeMetrics
+    /// The open connections' subscribers, for the one stall watchdog they share. A watchdog task
+    /// per connection was one more task (and its allocator slabs) for each of 10,000 sockets.
+    private let watched = Mutex<Watched>(Watched())
+
+    private struct Watched {
+        var subscribers: [ObjectIdentifier: StockSubscriber] = [:]
+        var watchdogRunning = false
+    }
 
     init(hub: StockHub, policy: OriginPolicy, settings: StockSocketSettings, metrics: RuntimeMetrics) {
         self.hub = hub
@@ -120,21 +129,21 @@ final class StockSockets: Sendable {
         })
         let position = hub.add(subscriber)
         metrics.openWebSockets.increment()
+        watch(subscriber)
         defer {
+            unwatch(subscriber)
             hub.remove(subscriber)
             metrics.openWebSockets.decrement()
         }
-        let (subscribed, firstSubscribe) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        // Only a resuming connection waits for its first subscribe.
+        let firstSubscribe = since.map { _ in AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1)) }
 
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                try await self.read(inbound: inbound, outbound: outbound, subscriber: subscriber, firstSubscribe: firstSubscribe, logger: logger)
-            }
             group.addTask {
                 if let since {
                     // The catch-up covers the subscription, so give the client a moment to send it.
                     await withTaskGroup(of: Void.self) { race in
-                        race.addTask { for await _ in subscribed { return } }
+                        if let subscribed = firstSubscribe?.stream { race.addTask { for await _ in subscribed { return } } }
                         race.addTask { try? await Task.sleep(for: settings.subscribeGrace) }
                         _ = await race.next()
                         race.cancelAll()
@@ -143,22 +152,51 @@ final class StockSockets: Sendable {
                 }
                 try await self.send(outbound: outbound, subscriber: subscriber)
             }
-            group.addTask {
-                // The watchdog: a write stuck for too long means the client stopped reading.
-                let period = settings.stallTimeout / 4
-                while !Task.isCancelled {
-                    try await Task.sleep(for: period)
-                    if subscriber.checkStalled(limit: settings.stallTimeout) { return }
-                }
-            }
-            // Whichever ends first (the client left, the sender closed, a stall) ends the others.
-            _ = try await group.next()
+            // The connection's own task reads (a reader child task was one more task per socket).
+            // When the client leaves, the sender's wait is cancelled. When the sender ends first (it
+            // closed the socket: too slow, or shutting down), the close handshake or the socket's
+            // close ends the reading; a stall (the watchdog) closes the subscriber and the socket.
+            try await self.read(inbound: inbound, outbound: outbound, subscriber: subscriber,
+                                firstSubscribe: firstSubscribe?.continuation, logger: logger)
             group.cancelAll()
         }
     }
 
+    private func watch(_ subscriber: StockSubscriber) {
+        let start = watched.withLock { watched -> Bool in
+            watched.subscribers[ObjectIdentifier(subscriber)] = subscriber
+            defer { watched.watchdogRunning = true }
+            return !watched.watchdogRunning
+        }
+        guard start else { return }
+        // The watchdog: a write stuck for too long means the client stopped reading; the
+        // subscriber is closed as too slow (1013, then the socket). It runs while any connection
+        // is open, and holds the sockets object only between its rounds.
+        let period = settings.stallTimeout / 4
+        let limit = settings.stallTimeout
+        Task { [weak self] in
+            while true {
+                try? await Task.sleep(for: period)
+                guard let self else { return }
+                let subscribers = self.watched.withLock { watched -> [StockSubscriber]? in
+                    if watched.subscribers.isEmpty {
+                        watched.watchdogRunning = false
+                        return nil
+                    }
+                    return Array(watched.subscribers.values)
+                }
+                guard let subscribers else { return }
+                for subscriber in subscribers { _ = subscriber.checkStalled(limit: limit) }
+            }
+        }
+    }
+
+    private func unwatch(_ subscriber: StockSubscriber) {
+        watched.withLock { _ = $0.subscribers.removeValue(forKey: ObjectIdentifier(subscriber)) }
+    }
+
     private func read(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, subscriber: StockSubscriber,
-                      firstSubscribe: AsyncStream<Void>.Continuation, logger: Logger) async throws
+                      firstSubscribe: AsyncStream<Void>.Continuation?, logger: Logger) async throws
     {
         defer { subscriber.close(.finished) }
         var bad = 0
@@ -173,7 +211,7 @@ final class StockSockets: Sendable {
                         problem = "Every SKU must be 1 to 255 bytes long."
                     } else {
                         subscriber.setFilter(Set(skus))
-                        firstSubscribe.yield()
+                        firstSubscribe?.yield()
                         continue
                     }
                 } else {

@@ -173,6 +173,8 @@ struct PageModels {
                 "onSale": .flag(variant.isOnSale),
                 "stock": .number(variant.stock),
                 "soldOut": .flag(!variant.isAvailable),
+                // Sold on backorder: the live stock script keeps it orderable at 0 (stock.js).
+                "backorder": .flag(variant.inventoryPolicy == .continue),
                 "availability": .text(availability(variant)),
             ]
             if let compareAt = variant.compareAtCents, variant.isOnSale { entry["compareAt"] = .text(prices.format(compareAt)) }

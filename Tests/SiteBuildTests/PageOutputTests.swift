@@ -66,6 +66,12 @@ struct PageOutputTests {
         #expect(backorderOffers.first?["availability"] as? String == "https://schema.org/BackOrder")
         #expect(backorderOffers.first?["price"] as? String == "99.00")
         #expect(backorder["image"] == nil)
+
+        // The live stock script keeps a backorder variant orderable at 0: the page marks it.
+        let backorderPage = try #require(shop.page("products/made-to-order/index.html"))
+        #expect(backorderPage.contains(#"<span class="stock" data-sku="MTO-1" data-backorder="true">"#))
+        #expect(backorderPage.contains(#"class="button add-to-cart" data-sku="MTO-1" data-backorder="true""#))
+        #expect(!(try #require(shop.page("products/fig-bowl-print/index.html"))).contains("data-backorder"))
     }
 
     @Test("a title holding </script> cannot end the JSON-LD script or open another")

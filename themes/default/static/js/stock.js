@@ -41,7 +41,8 @@ let retryTimer = null;
 let hiddenTimer = null;
 let stopped = false;
 
-// Variants sold on backorder ("Available to order") keep that wording and their button at 0.
+// Variants sold on backorder keep "Available to order" and their button at 0. The default theme
+// marks them with data-backorder="true"; a theme that does not is read by its wording.
 for (const element of document.querySelectorAll(".stock[data-sku]")) {
   if (element.textContent.trim() === "Available to order") {
     for (const sibling of document.querySelectorAll("[data-sku]")) {
