@@ -4,6 +4,7 @@
 # usage: bench/runtime.sh SCRATCH_DIR      (from the repository; ../shared beside it)
 # env:   RUNS=1  DURATION=15 (s per wrk test)  CONNS=64  THREADS=2  PORT=18500
 #        ISHOP_BIN=.build/release/ishop (build it first: swift build -c release --product ishop)
+#        DOC=1 (write the table into docs/benchmarks.md between the runtime markers; 0: print only)
 # Both servers get the Shopify fixtures of ../shared/fixtures/shopify; ../shared/bench/load
 # drives GET /api/products/{handle}, GET /api/stock (20 SKUs) and POST /api/cart/items with wrk
 # and samples the server's RSS. Also measured: cold start to the first 200 on /healthz.
@@ -29,6 +30,7 @@ fi
 [ -x "$ishop" ] || { echo "error: $ishop is missing (swift build -c release --product ishop)" >&2; exit 1; }
 ulimit -n 20000 2>/dev/null || true
 
+read -r load_before _ < /proc/loadavg
 csvs=("$shared"/fixtures/shopify/*.csv)
 csv_args=()
 for c in "${csvs[@]}"; do csv_args+=(--csv "$c"); done
@@ -87,3 +89,76 @@ run_one ishop env ISHOP_JWT_SECRET=bench-secret-bench-secret-bench-secret-0123 "
   --env bench --log-level warning
 
 python3 "$load/summarize.py" "$results"/fastapi.log "$results"/ishop.log | tee "$results/summary.txt"
+
+# The table for docs/benchmarks.md (between the runtime markers; DOC=0 prints it only): medians
+# over the runs with [min..max], ratios, and issue 6's targets against this run.
+read -r load_after _ < /proc/loadavg
+table=$(python3 - "$results" "$RUNS" "$DURATION" "$CONNS" "$THREADS" "$load_before" "$load_after" "$(git -C "$repo" rev-parse --short HEAD)" <<'PY2'
+import re, statistics, sys, time
+results, runs, duration, conns, threads, load_before, load_after, commit = sys.argv[1:]
+def read(label):
+    rows = {}
+    for line in open(f"{results}/{label}.log"):
+        _, _, rest = line.partition(" | ")
+        kind = rest.split()[0] if rest.split() else ""
+        mode = re.search(r"\bmode=(\w+)", rest)
+        key = kind + (" " + mode.group(1) if mode else "")
+        fields = dict(re.findall(r"(\w+)=(-?[\d.]+)", rest))
+        rows.setdefault(key, []).append({k: float(v) for k, v in fields.items() if k != "mode"})
+    return rows
+peer, ours = read("fastapi"), read("ishop")
+def med(rows, key, field):
+    values = [row[field] for row in rows.get(key, []) if field in row]
+    return (statistics.median(values), min(values), max(values)) if values else (float("nan"),) * 3
+def cell(value, digits=0):
+    m, lo, hi = value
+    fmt = f"{{:.{digits}f}}"
+    return fmt.format(m) + (f" [{fmt.format(lo)}..{fmt.format(hi)}]" if lo != hi else "")
+tests = [("products", "GET /api/products/{handle}"), ("stock", "GET /api/stock (20 SKUs)"), ("cart", "POST /api/cart/items")]
+lines = [f"Command: `RUNS={runs} DURATION={duration} bench/runtime.sh SCRATCH` (CONNS={conns}, THREADS={threads}), release build of {commit}, "
+         f"2 cores shared with wrk, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average (1 min) {load_before} before, "
+         f"{load_after} after. Median of {runs} run(s) [min..max].", "",
+         "| test | FastAPI rps | ishop rps | ishop / FastAPI | FastAPI p99 | ishop p99 | non-2xx (both) |",
+         "|---|---:|---:|---:|---:|---:|---:|"]
+ratios, p99_lower = [], True
+for mode, name in tests:
+    key = f"RESULT {mode}"
+    p_rps, o_rps = med(peer, key, "rps"), med(ours, key, "rps")
+    p_p99, o_p99 = med(peer, key, "p99_ms"), med(ours, key, "p99_ms")
+    non2xx = sum(row.get("non2xx", 0) for rows in (peer, ours) for row in rows.get(key, []))
+    ratio = o_rps[0] / p_rps[0]
+    ratios.append(ratio)
+    p99_lower &= o_p99[0] < p_p99[0]
+    lines.append(f"| {name} | {cell(p_rps)} | {cell(o_rps)} | {ratio:.2f} | {p_p99[0]:.0f} ms | {o_p99[0]:.0f} ms | {non2xx:.0f} |")
+def mib(rows, key, field):
+    return med(rows, key, field)[0] / 1024
+peak_ours = max(mib(ours, f"RSS {m}", "peak_sum_rss_kb") for m, _ in tests)
+peak_peer = max(mib(peer, f"RSS {m}", "peak_sum_rss_kb") for m, _ in tests)
+ready_peer, ready_ours = med(peer, "READY", "ms"), med(ours, "READY", "ms")
+lines += ["", "| | FastAPI (2 workers) | ishop |", "|---|---:|---:|",
+          f"| cold start to first 200 on /healthz | {cell(ready_peer)} ms | {cell(ready_ours)} ms |",
+          f"| RSS idle | {mib(peer, 'RSS_IDLE', 'peak_sum_rss_kb'):.0f} MiB | {mib(ours, 'RSS_IDLE', 'peak_sum_rss_kb'):.0f} MiB |",
+          f"| peak RSS under load | {peak_peer:.0f} MiB | {peak_ours:.0f} MiB |", "",
+          "Issue 6's targets, this run:", ""]
+def met(ok): return "**met**" if ok else "**not met**"
+lines += [f"- at least 3 times the peer's requests per second in each test: {', '.join(f'{r:.2f}x' for r in ratios)} {met(min(ratios) >= 3)};",
+          f"- lower p99 than the peer in each test: {met(p99_lower)};",
+          f"- peak RSS under load below 100 MiB: {peak_ours:.0f} MiB {met(peak_ours < 100)};",
+          f"- cold start to the first 200 on /healthz under 300 ms: {ready_ours[0]:.0f} ms {met(ready_ours[0] < 300)}."]
+print("\n".join(lines))
+PY2
+)
+echo
+echo "$table"
+if [ "${DOC:-1}" != 0 ]; then
+  python3 - "$repo/docs/benchmarks.md" "$table" <<'PY2'
+import re, sys
+path, table = sys.argv[1], sys.argv[2]
+text = open(path).read()
+begin, end = "<!-- runtime:begin -->", "<!-- runtime:end -->"
+if begin not in text:
+    text = text.rstrip("\n") + f"\n\n## Runtime against the FastAPI peer\n\n{begin}\n{end}\n"
+text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{table}\n{end}", text, flags=re.S)
+open(path, "w").write(text)
+PY2
+fi
