@@ -245,14 +245,13 @@ struct TemplateParser {
         let kind: Kind
         let name: String
         let line: Int
-        let indentation: [UInt8]
         var nodes: [TemplateNode] = []
     }
 
     func parse() throws -> [TemplateNode] {
         var open = "{{".utf8.map { $0 }
         var close = "}}".utf8.map { $0 }
-        var stack = [Open(kind: .section, name: "", line: 0, indentation: [])]
+        var stack = [Open(kind: .section, name: "", line: 0)]
         var textStart = 0
         var index = 0
 
@@ -335,7 +334,7 @@ struct TemplateParser {
                     name, indentation: indentation, indentedKey: indentation.isEmpty ? nil : TemplateNode.indentedKey(name, indentation)))
             case .section, .inverted, .parent, .block:
                 try check(name, at: tagStart, error: error)
-                stack.append(Open(kind: kind, name: name, line: line(at: tagStart), indentation: indentation))
+                stack.append(Open(kind: kind, name: name, line: line(at: tagStart)))
             case .close:
                 guard stack.count > 1, let section = stack.last, section.name == name else {
                     throw error(tagStart, "{{/\(name)}} closes a section that is not open")

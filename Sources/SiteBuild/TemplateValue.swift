@@ -32,12 +32,6 @@ enum TemplateValue: Sendable {
         if case .fields(let fields) = self { return fields }
         return [:]
     }
-
-    /// The text of a `.text` value.
-    var text: String? {
-        if case .text(let text) = self { return text }
-        return nil
-    }
 }
 
 extension TemplateValue: ExpressibleByStringLiteral, ExpressibleByStringInterpolation {
