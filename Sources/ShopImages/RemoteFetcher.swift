@@ -91,11 +91,18 @@ final class RemoteFetcher: Sendable {
     /// Each of these connects to the checked address only, with the name kept for the Host
     /// header, TLS SNI and certificate checks (its `dnsOverride`).
     private let pinnedClients = Mutex<[String: HTTPClient]>([:])
+    /// Each host's passed check, for the rest of the build: one lookup per host, not one per
+    /// image, and every image of a host goes to the same checked address. Failures are not kept.
+    private let checkedHosts = Mutex<[String: String?]>([:])
+    /// Name -> addresses (getaddrinfo; tests give their own, for names no DNS knows).
+    private let resolve: @Sendable (String) -> [NetworkAddress]
     private let hosts: HostLimiters
     /// Exponential back-off starts here (then 2x, 4x, ... with jitter), always within the deadline.
     static let backoffBase: Double = 0.2
 
-    init(settings: SiteConfig.ImageSettings, cacheDirectory: String, offline: Bool, logger: Logger) {
+    init(settings: SiteConfig.ImageSettings, cacheDirectory: String, offline: Bool, logger: Logger,
+         resolve: @escaping @Sendable (String) -> [NetworkAddress] = NetworkAddress.resolve) {
+        self.resolve = resolve
         self.settings = settings
         self.cacheDirectory = cacheDirectory
         self.offline = offline
@@ -335,8 +342,10 @@ final class RemoteFetcher: Sendable {
         let allowed = Set(settings.allowedPrivateHosts.map { $0.lowercased() })
         let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         if allowed.contains(name) { return nil }
+        if let known = checkedHosts.withLock({ $0[name] }) { return known }
+        let resolve = self.resolve
         let addresses = await withCheckedContinuation { (continuation: CheckedContinuation<[NetworkAddress], Never>) in
-            DispatchQueue.global().async { continuation.resume(returning: NetworkAddress.resolve(name)) }
+            DispatchQueue.global().async { continuation.resume(returning: resolve(name)) }
         }
         guard !addresses.isEmpty else { throw FetchFailure(message: "host \(host) cannot be resolved", retryable: true) }
         for address in addresses where !address.isPublic && !allowed.contains(address.text) {
@@ -344,8 +353,9 @@ final class RemoteFetcher: Sendable {
                 message: "refused: \(host) is a private, loopback or link-local address (\(address.text)); list it in images.fetch.allowedPrivateHosts to allow it",
                 retryable: false)
         }
-        if addresses.count == 1 && addresses[0].text == name { return nil }
-        return Self.pinnedAddress(addresses)
+        let pin = addresses.count == 1 && addresses[0].text == name ? nil : Self.pinnedAddress(addresses)
+        checkedHosts.withLock { $0[name] = .some(pin) }
+        return pin
     }
 
     /// Of the checked addresses, the one to connect to: the first IPv4 one if there is one (a

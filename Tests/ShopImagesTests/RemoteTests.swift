@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ShopCore
+import Synchronization
 import Testing
 @testable import ShopImages
 
@@ -146,19 +147,35 @@ struct RemoteTests {
         #expect(!NetworkAddress(bytes: Array(repeating: 0, count: 10) + [0xFF, 0xFF, 127, 0, 0, 1], text: "").isPublic)
     }
 
-    @Test("A host name is fetched from the address it was checked at (no second lookup for DNS rebinding to fool)")
+    @Test("A host name is fetched from the address it was checked at (no second lookup for DNS rebinding to fool), once per host")
     func checkedAddressIsPinned() async throws {
         let cdn = try StandInCDN()
         defer { cdn.stop() }
         let scratch = try Scratch()
         defer { scratch.remove() }
-        // The addresses are allowed, not the name: "localhost" is resolved, checked, and the
-        // request goes to the checked address (127.0.0.1, where the CDN listens), by name.
-        let config = try scratch.config(["  widths: [64]", "  fallbackWidth: 64", "  fetch:", "    allowedPrivateHosts: [127.0.0.1, \"::1\"]"])
-        let source = "http://localhost:\(cdn.port)/photos/marigold.jpg"
-        let report = try await ImagePipeline.prepare(sources: [ImageSource(source)], config: config, outputDirectory: scratch.publicDirectory)
-        #expect(report.failed == 0, "\(report.warnings)")
-        #expect(try await cdn.requests("marigold.jpg") == 1)
+        // No DNS knows shop-cdn.test (a reserved name): only the fetcher's own lookup does, and it
+        // says 127.0.0.1, an address site.yml allows. The fetch succeeds only if the connection
+        // goes to that checked address rather than through a second lookup.
+        let lookups = Mutex(0)
+        let config = try scratch.config(["  fetch:", "    allowedPrivateHosts: [127.0.0.1]"])
+        let fetcher = RemoteFetcher(settings: config.images, cacheDirectory: config.resolve("cache/remote"), offline: false,
+                                    logger: Logger(label: "test")) { name in
+            lookups.withLock { $0 += 1 }
+            return name == "shop-cdn.test" ? [NetworkAddress(bytes: [127, 0, 0, 1], text: "127.0.0.1")] : []
+        }
+        // Shut down on every path: an HTTPClient dropped without it stops the test process.
+        let fetched: [RemoteFetcher.Fetched]
+        do {
+            fetched = [try await fetcher.fetch("http://shop-cdn.test:\(cdn.port)/photos/marigold.jpg"),
+                       try await fetcher.fetch("http://shop-cdn.test:\(cdn.port)/photos/ladybird.jpg")]
+        } catch {
+            await fetcher.shutdown()
+            throw error
+        }
+        await fetcher.shutdown()
+        #expect(fetched[0].bytes == (try Paths.photo("marigold.jpg")))
+        #expect(fetched[1].bytes == (try Paths.photo("ladybird.jpg")))
+        #expect(lookups.withLock { $0 } == 1, "one lookup per host for the whole build")
 
         // IPv4 first: pinning takes away AsyncHTTPClient's fallback between address families.
         let v6 = NetworkAddress(bytes: [0x20, 0x01, 0x0d, 0xb8] + Array(repeating: 0, count: 11) + [1], text: "2001:db8::1")
