@@ -4,6 +4,9 @@ import ShopCore
 
 /// The runtime's tables on SQLite. Every write runs in GRDB's IMMEDIATE transaction, so writers
 /// are serialised by SQLite itself; the conditional updates still never read-modify-write stock.
+/// Statements are prepared once per connection (`cachedStatement`): all writes run one after
+/// another on the one writer connection, and compiling each statement again (SQLite's parser plus
+/// GRDB's authorizer) was most of that connection's time under a cart load.
 extension SQLiteStore: CommerceStore {
     /// Thrown inside a write to roll it back, and turned into an outcome outside.
     private enum Abort: Error {
@@ -16,9 +19,9 @@ extension SQLiteStore: CommerceStore {
         let account = UserAccount(id: CommerceNames.newID(), email: email.lowercased(), passwordHash: passwordHash, role: role)
         do {
             try await pool.write { db in
-                try db.execute(sql: "INSERT INTO users (id, email, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [account.id, account.email, account.passwordHash, account.role.rawValue,
-                                           Int64(Date().timeIntervalSince1970)])
+                try db.cachedStatement(sql: "INSERT INTO users (id, email, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?)")
+                    .execute(arguments: [account.id, account.email, account.passwordHash, account.role.rawValue,
+                                          Int64(Date().timeIntervalSince1970)])
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             throw CommerceError.emailTaken(account.email)
@@ -37,7 +40,7 @@ extension SQLiteStore: CommerceStore {
     }
 
     private static func account(_ db: Database, sql: String, arguments: StatementArguments) throws -> UserAccount? {
-        guard let row = try Row.fetchOne(db, sql: sql, arguments: arguments) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments) else { return nil }
         let role: String = row["role"]
         return UserAccount(id: row["id"], email: row["email"], passwordHash: row["password_hash"], role: Role(rawValue: role) ?? .customer)
     }
@@ -49,20 +52,20 @@ extension SQLiteStore: CommerceStore {
     }
 
     private static func insert(_ token: NewRefreshToken, _ db: Database) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?)
-            """, arguments: [token.hash, token.familyID, token.userID, token.issuedAt, token.expiresAt])
+            """).execute(arguments: [token.hash, token.familyID, token.userID, token.issuedAt, token.expiresAt])
     }
 
     public func rotateRefreshToken(presentedHash: String, successor: NewRefreshToken, now: Int64, graceSeconds: Int64) async throws
         -> RefreshRotation
     {
         try await pool.write { db in
-            if let row = try Row.fetchOne(db, sql: """
+            if let row = try Row.fetchOne(db.cachedStatement(sql: """
                 UPDATE refresh_tokens SET spent_at = ?, successor_hash = ?
                 WHERE token_hash = ? AND spent_at IS NULL AND revoked_at IS NULL AND expires_at > ?
                 RETURNING user_id, family_id
-                """, arguments: [now, successor.hash, presentedHash, now])
+                """), arguments: [now, successor.hash, presentedHash, now])
             {
                 var next = successor
                 next.userID = row["user_id"]
@@ -70,7 +73,7 @@ extension SQLiteStore: CommerceStore {
                 try Self.insert(next, db)
                 return .rotated(userID: next.userID, familyID: next.familyID)
             }
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM refresh_tokens WHERE token_hash = ?", arguments: [presentedHash]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM refresh_tokens WHERE token_hash = ?"), arguments: [presentedHash]) else {
                 return .invalid
             }
             let family: String = row["family_id"]
@@ -79,24 +82,24 @@ extension SQLiteStore: CommerceStore {
             guard revokedAt == nil, let spentAt else { return .invalid }
             let successorHash: String? = row["successor_hash"]
             if now - spentAt <= graceSeconds, successorHash == successor.hash,
-               try Int.fetchOne(db, sql: "SELECT 1 FROM refresh_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+               try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM refresh_tokens WHERE token_hash = ? AND revoked_at IS NULL"),
                                 arguments: [successor.hash]) != nil
             {
                 return .replayed(userID: row["user_id"], familyID: family, rotatedAt: spentAt)
             }
-            try db.execute(sql: "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
-                           arguments: [now, family])
+            try db.cachedStatement(sql: "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL")
+                .execute(arguments: [now, family])
             return .reused(familyID: family)
         }
     }
 
     public func revokeRefreshFamily(tokenHash: String, now: Int64) async throws -> Bool {
         try await pool.write { db in
-            guard let family = try String.fetchOne(db, sql: "SELECT family_id FROM refresh_tokens WHERE token_hash = ?",
+            guard let family = try String.fetchOne(db.cachedStatement(sql: "SELECT family_id FROM refresh_tokens WHERE token_hash = ?"),
                                                    arguments: [tokenHash])
             else { return false }
-            try db.execute(sql: "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
-                           arguments: [now, family])
+            try db.cachedStatement(sql: "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL")
+                .execute(arguments: [now, family])
             return true
         }
     }
@@ -105,8 +108,8 @@ extension SQLiteStore: CommerceStore {
 
     private static func cartID(_ db: Database, _ owner: CartOwner) throws -> String? {
         switch owner {
-        case .guest(let hash): try String.fetchOne(db, sql: "SELECT id FROM carts WHERE guest_token_hash = ?", arguments: [hash])
-        case .user(let id): try String.fetchOne(db, sql: "SELECT id FROM carts WHERE user_id = ?", arguments: [id])
+        case .guest(let hash): try String.fetchOne(db.cachedStatement(sql: "SELECT id FROM carts WHERE guest_token_hash = ?"), arguments: [hash])
+        case .user(let id): try String.fetchOne(db.cachedStatement(sql: "SELECT id FROM carts WHERE user_id = ?"), arguments: [id])
         }
     }
 
@@ -114,22 +117,22 @@ extension SQLiteStore: CommerceStore {
         let id = CommerceNames.newID()
         switch owner {
         case .guest(let hash):
-            try db.execute(sql: "INSERT INTO carts (id, guest_token_hash, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                           arguments: [id, hash, now, now])
+            try db.cachedStatement(sql: "INSERT INTO carts (id, guest_token_hash, created_at, updated_at) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [id, hash, now, now])
         case .user(let user):
-            try db.execute(sql: "INSERT INTO carts (id, user_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                           arguments: [id, user, now, now])
+            try db.cachedStatement(sql: "INSERT INTO carts (id, user_id, created_at, updated_at) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [id, user, now, now])
         }
         return id
     }
 
     /// The cart's lines joined with the live catalog: prices and titles of this moment.
     private static func lines(_ db: Database, cartID: String) throws -> [CartLine] {
-        try Row.fetchAll(db, sql: """
+        try Row.fetchAll(db.cachedStatement(sql: """
             SELECT ci.sku, ci.quantity, v.price_cents, v.option1, v.option2, v.option3, p.title
             FROM cart_items ci JOIN variants v ON v.sku = ci.sku JOIN products p ON p.id = v.product_id
             WHERE ci.cart_id = ? AND p.published = 1 ORDER BY ci.id
-            """, arguments: [cartID]).map { row in
+            """), arguments: [cartID]).map { row in
             CartLine(sku: row["sku"], title: CommerceNames.lineTitle(product: row["title"], options: [row["option1"], row["option2"], row["option3"]]),
                      quantity: row["quantity"], unitPriceCents: row["price_cents"])
         }
@@ -143,9 +146,9 @@ extension SQLiteStore: CommerceStore {
     }
 
     private static func isSellable(_ db: Database, sku: String) throws -> Bool {
-        try Int.fetchOne(db, sql: """
+        try Int.fetchOne(db.cachedStatement(sql: """
             SELECT 1 FROM variants v JOIN products p ON p.id = v.product_id WHERE v.sku = ? AND p.published = 1
-            """, arguments: [sku]) != nil
+            """), arguments: [sku]) != nil
     }
 
     public func addToCart(_ owner: CartOwner, sku: String, quantity: Int, limits: CartLimits, now: Int64) async throws -> CartChange {
@@ -160,20 +163,22 @@ extension SQLiteStore: CommerceStore {
     private static func add(_ db: Database, cartID: String, sku: String, quantity: Int, limits: CartLimits, now: Int64, capped: Bool)
         throws -> CartChange
     {
-        let existing = try Int.fetchOne(db, sql: "SELECT quantity FROM cart_items WHERE cart_id = ? AND sku = ?", arguments: [cartID, sku])
+        let existing = try Int.fetchOne(db.cachedStatement(sql: "SELECT quantity FROM cart_items WHERE cart_id = ? AND sku = ?"), arguments: [cartID, sku])
         var total = (existing ?? 0) + quantity
         if total > limits.maxQuantity {
             guard capped else { return .quantityOutOfRange(max: limits.maxQuantity) }
             total = limits.maxQuantity
         }
         if existing == nil {
-            let lines = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM cart_items WHERE cart_id = ?", arguments: [cartID]) ?? 0
+            let lines = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM cart_items WHERE cart_id = ?"), arguments: [cartID]) ?? 0
             guard lines < limits.maxLines else { return .tooManyLines(max: limits.maxLines) }
-            try db.execute(sql: "INSERT INTO cart_items (cart_id, sku, quantity) VALUES (?, ?, ?)", arguments: [cartID, sku, total])
+            try db.cachedStatement(sql: "INSERT INTO cart_items (cart_id, sku, quantity) VALUES (?, ?, ?)")
+                .execute(arguments: [cartID, sku, total])
         } else {
-            try db.execute(sql: "UPDATE cart_items SET quantity = ? WHERE cart_id = ? AND sku = ?", arguments: [total, cartID, sku])
+            try db.cachedStatement(sql: "UPDATE cart_items SET quantity = ? WHERE cart_id = ? AND sku = ?")
+                .execute(arguments: [total, cartID, sku])
         }
-        try db.execute(sql: "UPDATE carts SET updated_at = ? WHERE id = ?", arguments: [now, cartID])
+        try db.cachedStatement(sql: "UPDATE carts SET updated_at = ? WHERE id = ?").execute(arguments: [now, cartID])
         return .updated
     }
 
@@ -182,12 +187,13 @@ extension SQLiteStore: CommerceStore {
         return try await pool.write { db in
             guard let id = try Self.cartID(db, owner) else { return .noCart }
             if quantity <= 0 {
-                try db.execute(sql: "DELETE FROM cart_items WHERE cart_id = ? AND sku = ?", arguments: [id, sku])
+                try db.cachedStatement(sql: "DELETE FROM cart_items WHERE cart_id = ? AND sku = ?").execute(arguments: [id, sku])
                 return db.changesCount > 0 ? .updated : .notInCart
             }
-            try db.execute(sql: "UPDATE cart_items SET quantity = ? WHERE cart_id = ? AND sku = ?", arguments: [quantity, id, sku])
+            try db.cachedStatement(sql: "UPDATE cart_items SET quantity = ? WHERE cart_id = ? AND sku = ?")
+                .execute(arguments: [quantity, id, sku])
             guard db.changesCount > 0 else { return .notInCart }
-            try db.execute(sql: "UPDATE carts SET updated_at = ? WHERE id = ?", arguments: [now, id])
+            try db.cachedStatement(sql: "UPDATE carts SET updated_at = ? WHERE id = ?").execute(arguments: [now, id])
             return .updated
         }
     }
@@ -197,26 +203,26 @@ extension SQLiteStore: CommerceStore {
             guard let guest = try Self.cartID(db, .guest(tokenHash: tokenHash)) else { return }
             guard let mine = try Self.cartID(db, .user(id: userID)) else {
                 // No cart of the user's own: the guest cart simply becomes it.
-                try db.execute(sql: "UPDATE carts SET guest_token_hash = NULL, user_id = ?, updated_at = ? WHERE id = ?",
-                               arguments: [userID, now, guest])
+                try db.cachedStatement(sql: "UPDATE carts SET guest_token_hash = NULL, user_id = ?, updated_at = ? WHERE id = ?")
+                    .execute(arguments: [userID, now, guest])
                 return
             }
-            let rows = try Row.fetchAll(db, sql: "SELECT sku, quantity FROM cart_items WHERE cart_id = ? ORDER BY id", arguments: [guest])
+            let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT sku, quantity FROM cart_items WHERE cart_id = ? ORDER BY id"), arguments: [guest])
             for row in rows {
                 // A line that does not fit (the user's cart is full) stays out; nothing else is lost.
                 _ = try Self.add(db, cartID: mine, sku: row["sku"], quantity: row["quantity"], limits: limits, now: now, capped: true)
             }
-            try db.execute(sql: "DELETE FROM carts WHERE id = ?", arguments: [guest])
+            try db.cachedStatement(sql: "DELETE FROM carts WHERE id = ?").execute(arguments: [guest])
         }
     }
 
     // MARK: Orders
 
     private static func order(_ db: Database, userID: String, key: String) throws -> StoredOrder? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM orders WHERE user_id = ? AND idempotency_key = ?", arguments: [userID, key])
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM orders WHERE user_id = ? AND idempotency_key = ?"), arguments: [userID, key])
         else { return nil }
         let id: String = row["id"]
-        let lines = try Row.fetchAll(db, sql: "SELECT * FROM order_items WHERE order_id = ? ORDER BY position", arguments: [id]).map {
+        let lines = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM order_items WHERE order_id = ? ORDER BY position"), arguments: [id]).map {
             CartLine(sku: $0["sku"], title: $0["title"], quantity: $0["quantity"], unitPriceCents: $0["unit_price_cents"])
         }
         return StoredOrder(id: id, userID: userID, totalCents: row["total_cents"], currency: row["currency"], lines: lines,
@@ -234,26 +240,26 @@ extension SQLiteStore: CommerceStore {
                 var stock: [String: Int] = [:]
                 // SKU order: the same order on every backend and every request (no deadlocks on PostgreSQL).
                 for line in lines.sorted(by: { $0.sku < $1.sku }) {
-                    guard let left = try Int.fetchOne(db, sql: """
+                    guard let left = try Int.fetchOne(db.cachedStatement(sql: """
                         UPDATE variants SET stock = stock - ?, updated_at = ? WHERE sku = ? AND stock >= ? RETURNING stock
-                        """, arguments: [line.quantity, variantTime, line.sku, line.quantity])
+                        """), arguments: [line.quantity, variantTime, line.sku, line.quantity])
                     else {
-                        let available = try Int.fetchOne(db, sql: "SELECT stock FROM variants WHERE sku = ?", arguments: [line.sku]) ?? 0
+                        let available = try Int.fetchOne(db.cachedStatement(sql: "SELECT stock FROM variants WHERE sku = ?"), arguments: [line.sku]) ?? 0
                         throw Abort.insufficient(sku: line.sku, available: available)
                     }
                     stock[line.sku] = left
                 }
                 let order = StoredOrder(id: CommerceNames.newID(), userID: userID, totalCents: lines.reduce(0) { $0 + $1.lineTotalCents },
                                         currency: currency, lines: lines, createdAt: now)
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO orders (id, user_id, idempotency_key, total_cents, currency, created_at) VALUES (?, ?, ?, ?, ?, ?)
-                    """, arguments: [order.id, userID, idempotencyKey, order.totalCents, currency, now])
+                    """).execute(arguments: [order.id, userID, idempotencyKey, order.totalCents, currency, now])
                 for (position, line) in lines.enumerated() {
-                    try db.execute(sql: """
+                    try db.cachedStatement(sql: """
                         INSERT INTO order_items (order_id, position, sku, title, quantity, unit_price_cents) VALUES (?, ?, ?, ?, ?, ?)
-                        """, arguments: [order.id, position, line.sku, line.title, line.quantity, line.unitPriceCents])
+                        """).execute(arguments: [order.id, position, line.sku, line.title, line.quantity, line.unitPriceCents])
                 }
-                try db.execute(sql: "DELETE FROM cart_items WHERE cart_id = ?", arguments: [cartID])
+                try db.cachedStatement(sql: "DELETE FROM cart_items WHERE cart_id = ?").execute(arguments: [cartID])
                 try Self.recordStockEvents(stock.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, db: db)
                 return .placed(order, stock: stock)
             }
@@ -267,10 +273,10 @@ extension SQLiteStore: CommerceStore {
     public func updateVariant(sku: String, stock: Int?, priceCents: Int?, now: Int64) async throws -> VariantSummary? {
         let variantTime = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(now)))
         return try await pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: """
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
                 UPDATE variants SET stock = COALESCE(?, stock), price_cents = COALESCE(?, price_cents), updated_at = ?
                 WHERE sku = ? RETURNING sku, stock, price_cents, option1, option2, option3
-                """, arguments: [stock, priceCents, variantTime, sku])
+                """), arguments: [stock, priceCents, variantTime, sku])
             else { return nil }
             let variant = VariantSummary(sku: row["sku"], title: CommerceNames.variantTitle(options: [row["option1"], row["option2"], row["option3"]]),
                                          priceCents: row["price_cents"], stock: row["stock"])

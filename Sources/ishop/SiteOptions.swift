@@ -80,10 +80,10 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
     }
 }
 
-/// Logs go to standard error, one line each with metadata (swift-log's stream handler).
-/// Bootstrapped once per process.
+/// Logs go to standard error, one line each with metadata, in swift-log's stream handler format
+/// (LogLineHandler). Bootstrapped once per process.
 enum LogSetup {
     static let bootstrap: Void = {
-        LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+        LoggingSystem.bootstrap { label in LogLineHandler(label: label) }
     }()
 }
