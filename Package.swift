@@ -24,10 +24,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // The runtime: bcrypt (HummingbirdBcrypt), JWT HS256, Prometheus /metrics.
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
-        // Live stock over /ws/stock (issue 7): hummingbird-websocket's core (swift-websocket's WSCore)
-        // and NIO's HTTP plumbing, used directly by the runtime's upgrade channel
-        // (ShopRuntime/StockSocketChannel.swift) so that a refused handshake gets its real status.
-        .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.0"),
+        // Live stock over /ws/stock (issue 7): NIO's WebSocket codec and HTTP plumbing, used directly
+        // by the runtime's upgrade channel (ShopRuntime/StockSocketChannel.swift) so that a refused
+        // handshake gets its real status, and a channel handler per socket rather than a task
+        // (StockSocketHandler.swift says why swift-websocket's WSCore was dropped).
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
         // The stock hub runs as a service beside the HTTP server (graceful shutdown).
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
@@ -103,7 +103,6 @@ let package = Package(
                 "ShopCore", "ShopStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "WSCore", package: "swift-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),

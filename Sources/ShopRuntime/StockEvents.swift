@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import ServiceLifecycle
 import ShopStore
 import Synchronization
@@ -290,15 +291,18 @@ enum Backoff {
     }
 }
 
-/// One event as it goes out on every socket: encoded once, whatever the number of subscribers.
+/// One event as it goes out on every socket: encoded once, whatever the number of subscribers
+/// (every connection writes the same bytes; ByteBuffer shares them).
 struct StockMessage: Sendable {
     let event: StockEvent
-    let text: String
+    let bytes: ByteBuffer
 
     init(_ event: StockEvent) {
         self.event = event
-        text = #"{"type":"stock","sku":"# + JSONText.quoted(event.sku) + #","stock":\#(event.stock),"seq":\#(event.seq)}"#
+        bytes = ByteBuffer(string: #"{"type":"stock","sku":"# + JSONText.quoted(event.sku) + #","stock":\#(event.stock),"seq":\#(event.seq)}"#)
     }
+
+    var text: String { String(buffer: bytes) }
 }
 
 enum JSONText {
@@ -313,7 +317,8 @@ enum JSONText {
 
 /// One consumer of the hub (a WebSocket connection): a bounded outbox that keeps only the latest
 /// value per SKU, so a reader that falls behind skips intermediate values, never the newest.
-/// The hub only ever touches the outbox under its lock and never waits for the consumer.
+/// The hub only ever touches the outbox under its lock and never waits for the consumer: it calls
+/// `wake` (once, until the consumer takes what is there) and the consumer takes on its own thread.
 final class StockSubscriber: Sendable {
     enum CloseReason: Sendable, Equatable {
         /// The consumer went away or is done.
@@ -332,21 +337,34 @@ final class StockSubscriber: Sendable {
         /// While true nothing is handed out: a resuming connection's catch-up is not in yet.
         var held = false
         var snapshotThrough: Int64?
-        var waiter: CheckedContinuation<Void, Never>?
+        /// A wake was sent and nothing has been taken since: no need for another.
+        var woken = false
         var closed: CloseReason?
         var writeStarted: ContinuousClock.Instant?
         var id = 0
+
+        var hasSomething: Bool { closed != nil || (!held && (!pending.isEmpty || snapshotThrough != nil)) }
+
+        /// True when the consumer must be woken now (and records that it was).
+        mutating func needsWake() -> Bool {
+            guard hasSomething, !woken else { return false }
+            woken = true
+            return true
+        }
     }
 
     private let state: Mutex<State>
     let maxPending: Int
     /// Synchronous delivery instead of an outbox (the in-process `events()` feed).
     private let onEvents: (@Sendable ([StockMessage]) -> Void)?
+    /// Called when there is something to take; never under the hub's or the subscriber's lock
+    /// for long (the socket hands it to its event loop).
+    private let wake: @Sendable () -> Void
     /// Called once when the subscriber is closed for being too slow.
     let onTooSlow: @Sendable () -> Void
 
     init(filter: Set<String>?, maxPending: Int, held: Bool = false, onEvents: (@Sendable ([StockMessage]) -> Void)? = nil,
-         onTooSlow: @escaping @Sendable () -> Void = {})
+         wake: @escaping @Sendable () -> Void = {}, onTooSlow: @escaping @Sendable () -> Void = {})
     {
         var initial = State()
         initial.filter = filter
@@ -354,6 +372,7 @@ final class StockSubscriber: Sendable {
         state = Mutex(initial)
         self.maxPending = maxPending
         self.onEvents = onEvents
+        self.wake = wake
         self.onTooSlow = onTooSlow
     }
 
@@ -369,8 +388,8 @@ final class StockSubscriber: Sendable {
             return
         }
         var tooSlow = false
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard state.closed == nil else { return nil }
+        let wakeNow = state.withLock { state -> Bool in
+            guard state.closed == nil else { return false }
             for message in messages where message.event.seq > state.floor && (state.filter?.contains(message.event.sku) ?? true) {
                 state.pending[message.event.sku] = message
             }
@@ -378,36 +397,35 @@ final class StockSubscriber: Sendable {
                 state.closed = .tooSlow
                 tooSlow = true
             }
-            guard !state.pending.isEmpty || state.closed != nil else { return nil }
-            defer { state.waiter = nil }
-            return state.waiter
+            return state.needsWake()
         }
-        waiter?.resume()
+        if wakeNow { wake() }
         if tooSlow { onTooSlow() }
     }
 
-    /// Catch-up values (seq at or below the hub's position when the subscriber was added): kept
-    /// only where nothing newer is already waiting.
+    /// Catch-up or snapshot values (seq at or below what the hub has handed out): kept only where
+    /// nothing newer is already waiting.
     func offerCatchUp(_ messages: [StockMessage]) {
-        state.withLock { state in
+        let wakeNow = state.withLock { state -> Bool in
             for message in messages where state.filter?.contains(message.event.sku) ?? true {
                 if let waiting = state.pending[message.event.sku], waiting.event.seq >= message.event.seq { continue }
                 state.pending[message.event.sku] = message
             }
+            return state.needsWake()
         }
+        if wakeNow { wake() }
     }
 
     /// Sets the floor and lets the outbox be read (the catch-up is in).
     func release(floor: Int64) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let wakeNow = state.withLock { state -> Bool in
             let floor = max(state.floor, floor)
             state.floor = floor
             state.pending = state.pending.filter { $0.value.event.seq > floor }
             state.held = false
-            defer { state.waiter = nil }
-            return state.waiter
+            return state.needsWake()
         }
-        waiter?.resume()
+        if wakeNow { wake() }
     }
 
     /// Replaces the filter (the client's `subscribe`); values of SKUs no longer wanted are dropped.
@@ -422,19 +440,11 @@ final class StockSubscriber: Sendable {
 
     /// The hub lost track (events pruned while it was away): the consumer sends a full snapshot.
     func requestSnapshot(through seq: Int64) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let wakeNow = state.withLock { state -> Bool in
             state.snapshotThrough = max(state.snapshotThrough ?? 0, seq)
-            defer { state.waiter = nil }
-            return state.waiter
+            return state.needsWake()
         }
-        waiter?.resume()
-    }
-
-    func takeSnapshotRequest() -> Int64? {
-        state.withLock { state in
-            defer { state.snapshotThrough = nil }
-            return state.snapshotThrough
-        }
+        if wakeNow { wake() }
     }
 
     enum Next {
@@ -443,62 +453,51 @@ final class StockSubscriber: Sendable {
         case closed(CloseReason)
     }
 
-    /// Waits for something to send: everything pending, oldest seq first (so a client that saw
-    /// seq N has every change up to N, or a newer value of it still to come).
-    func next() async -> Next {
-        while true {
-            let ready = state.withLock { state -> Next? in
-                if let reason = state.closed { return .closed(reason) }
-                if state.held { return nil }
-                if let through = state.snapshotThrough {
-                    state.snapshotThrough = nil
-                    return .snapshot(through: through)
-                }
-                guard !state.pending.isEmpty else { return nil }
-                let batch = state.pending.values.sorted { $0.event.seq < $1.event.seq }
-                state.pending.removeAll(keepingCapacity: true)
-                return .messages(batch)
+    /// What there is to send now, or nil: everything pending, oldest seq first (so a client that
+    /// saw seq N has every change up to N, or a newer value of it still to come). Anything that
+    /// arrives after this call wakes the consumer again.
+    func take() -> Next? {
+        state.withLock { state -> Next? in
+            state.woken = false
+            if let reason = state.closed { return .closed(reason) }
+            if state.held { return nil }
+            if let through = state.snapshotThrough {
+                state.snapshotThrough = nil
+                return .snapshot(through: through)
             }
-            if let ready { return ready }
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    let resumeNow = state.withLock { state -> Bool in
-                        let nothing = state.closed == nil && (state.held || (state.pending.isEmpty && state.snapshotThrough == nil))
-                        if nothing, state.waiter == nil {
-                            state.waiter = continuation
-                            return false
-                        }
-                        return true
-                    }
-                    if resumeNow { continuation.resume() }
-                }
-            } onCancel: {
-                self.close(.finished)
-            }
+            guard !state.pending.isEmpty else { return nil }
+            let batch = state.pending.values.sorted { $0.event.seq < $1.event.seq }
+            state.pending.removeAll(keepingCapacity: false)
+            return .messages(batch)
         }
     }
 
     func close(_ reason: CloseReason) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let wakeNow = state.withLock { state -> Bool in
             if state.closed == nil { state.closed = reason }
-            defer { state.waiter = nil }
-            return state.waiter
+            return state.needsWake()
         }
-        waiter?.resume()
+        if wakeNow { wake() }
     }
 
     var closeReason: CloseReason? { state.withLock { $0.closed } }
 
-    func writing(_ started: Bool) {
-        state.withLock { $0.writeStarted = started ? .now : nil }
+    /// The consumer cannot write (every buffer towards the client is full) since now, or can again.
+    func writing(_ blocked: Bool) {
+        state.withLock { state in
+            if !blocked {
+                state.writeStarted = nil
+            } else if state.writeStarted == nil {
+                state.writeStarted = .now
+            }
+        }
     }
 
-    /// True (and closed as too slow) when one write has been stuck longer than `limit`: the
-    /// client stopped reading and every buffer between us is full.
+    /// True (and closed as too slow) when the consumer has been unable to write for longer than
+    /// `limit`: the client stopped reading and every buffer between us is full.
     func checkStalled(limit: Duration) -> Bool {
         let stalled = state.withLock { state -> Bool in
             guard state.closed == nil, let started = state.writeStarted, ContinuousClock.now - started > limit else { return false }
-            state.closed = .tooSlow
             return true
         }
         if stalled {

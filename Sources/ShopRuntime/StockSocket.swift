@@ -6,7 +6,6 @@ import NIOWebSocket
 import ShopCore
 import ShopStore
 import Synchronization
-import WSCore
 
 /// Limits of /ws/stock (API.md "WebSocket /ws/stock").
 public struct StockSocketSettings: Sendable {
@@ -114,55 +113,7 @@ final class StockSockets: Sendable {
         }
     }
 
-    /// One connection, from its upgrade to its end.
-    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, since: Int64?,
-               logger: Logger) async throws
-    {
-        let metrics = self.metrics
-        let settings = self.settings
-        let subscriber = StockSubscriber(filter: nil, maxPending: settings.maxPendingSKUs, held: since != nil, onTooSlow: {
-            metrics.slowClientsDropped.increment()
-            logger.notice("stock socket closed: the client does not keep up", metadata: ["peer": "\(channel.remoteAddress?.description ?? "?")"])
-            // The polite close (1013) is tried by the sender; a client that reads nothing never
-            // gets it, so the socket is closed for good shortly after.
-            channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
-        })
-        let position = hub.add(subscriber)
-        metrics.openWebSockets.increment()
-        watch(subscriber)
-        defer {
-            unwatch(subscriber)
-            hub.remove(subscriber)
-            metrics.openWebSockets.decrement()
-        }
-        // Only a resuming connection waits for its first subscribe.
-        let firstSubscribe = since.map { _ in AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1)) }
-
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                if let since {
-                    // The catch-up covers the subscription, so give the client a moment to send it.
-                    await withTaskGroup(of: Void.self) { race in
-                        if let subscribed = firstSubscribe?.stream { race.addTask { for await _ in subscribed { return } } }
-                        race.addTask { try? await Task.sleep(for: settings.subscribeGrace) }
-                        _ = await race.next()
-                        race.cancelAll()
-                    }
-                    try await self.catchUp(subscriber, since: since, position: position)
-                }
-                try await self.send(outbound: outbound, subscriber: subscriber)
-            }
-            // The connection's own task reads (a reader child task was one more task per socket).
-            // When the client leaves, the sender's wait is cancelled. When the sender ends first (it
-            // closed the socket: too slow, or shutting down), the close handshake or the socket's
-            // close ends the reading; a stall (the watchdog) closes the subscriber and the socket.
-            try await self.read(inbound: inbound, outbound: outbound, subscriber: subscriber,
-                                firstSubscribe: firstSubscribe?.continuation, logger: logger)
-            group.cancelAll()
-        }
-    }
-
-    private func watch(_ subscriber: StockSubscriber) {
+    func watch(_ subscriber: StockSubscriber) {
         let start = watched.withLock { watched -> Bool in
             watched.subscribers[ObjectIdentifier(subscriber)] = subscriber
             defer { watched.watchdogRunning = true }
@@ -191,49 +142,14 @@ final class StockSockets: Sendable {
         }
     }
 
-    private func unwatch(_ subscriber: StockSubscriber) {
+    func unwatch(_ subscriber: StockSubscriber) {
         watched.withLock { _ = $0.subscribers.removeValue(forKey: ObjectIdentifier(subscriber)) }
-    }
-
-    private func read(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, subscriber: StockSubscriber,
-                      firstSubscribe: AsyncStream<Void>.Continuation?, logger: Logger) async throws
-    {
-        defer { subscriber.close(.finished) }
-        var bad = 0
-        for try await message in inbound.messages(maxSize: settings.maxFrameSize) {
-            let problem: String
-            switch message {
-            case .text(let text):
-                if let skus = try? JSONDecoder().decode(ClientMessage.self, from: Data(text.utf8)).subscribe {
-                    if skus.count > settings.maxSubscribedSKUs {
-                        problem = "Subscribe to at most \(settings.maxSubscribedSKUs) SKUs per connection."
-                    } else if skus.contains(where: { !(1...255).contains($0.utf8.count) }) {
-                        problem = "Every SKU must be 1 to 255 bytes long."
-                    } else {
-                        subscriber.setFilter(Set(skus))
-                        firstSubscribe?.yield()
-                        continue
-                    }
-                } else {
-                    problem = #"Send {"subscribe":["SKU",...]}."#
-                }
-            case .binary:
-                problem = "Send text frames holding JSON."
-            }
-            bad += 1
-            logger.debug("bad message on the stock socket", metadata: ["count": "\(bad)"])
-            if bad > settings.maxBadMessages {
-                try await outbound.close(.policyViolation, reason: "too many bad messages")
-                return
-            }
-            try await outbound.write(.text(#"{"type":"error","error":"invalid_message","message":"# + JSONText.quoted(problem) + "}"))
-        }
     }
 
     /// What a client resuming after `since` missed, up to `position` (the hub sends everything
     /// after it): the newest value of each subscribed SKU changed since, or a full snapshot when
     /// that cannot be told (events pruned, or a seq this database never gave).
-    private func catchUp(_ subscriber: StockSubscriber, since: Int64, position: Int64) async throws {
+    func catchUp(_ subscriber: StockSubscriber, since: Int64, position: Int64) async throws {
         let store = hub.store
         let horizon = try await store.stockEventHorizon()
         let filter = subscriber.filter
@@ -249,37 +165,8 @@ final class StockSockets: Sendable {
         subscriber.release(floor: since)
     }
 
-    private func snapshot(_ filter: Set<String>?, through seq: Int64) async throws -> [StockMessage] {
+    func snapshot(_ filter: Set<String>?, through seq: Int64) async throws -> [StockMessage] {
         let stock = if let filter { try await hub.store.stock(skus: Array(filter)) } else { try await hub.store.allStock() }
         return stock.sorted { $0.key < $1.key }.map { StockMessage(StockEvent(sku: $0.key, stock: $0.value, seq: seq)) }
-    }
-
-    private func send(outbound: WebSocketOutboundWriter, subscriber: StockSubscriber) async throws {
-        while true {
-            switch await subscriber.next() {
-            case .messages(let messages):
-                for message in messages {
-                    subscriber.writing(true)
-                    try await outbound.write(.text(message.text))
-                    metrics.stockMessagesSent.increment()
-                }
-                subscriber.writing(false)
-            case .snapshot(let seq):
-                for message in try await snapshot(subscriber.filter, through: seq) {
-                    subscriber.writing(true)
-                    try await outbound.write(.text(message.text))
-                    metrics.stockMessagesSent.increment()
-                }
-                subscriber.writing(false)
-            case .closed(.tooSlow):
-                try await outbound.close(.init(codeNumber: 1013), reason: "too slow")
-                return
-            case .closed(.goingAway):
-                try await outbound.close(.goingAway, reason: "shutting down")
-                return
-            case .closed(.finished):
-                return
-            }
-        }
     }
 }

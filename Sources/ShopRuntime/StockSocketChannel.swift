@@ -6,7 +6,7 @@ import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 import NIOWebSocket
-@_spi(WSInternal) import WSCore
+import ServiceLifecycle
 
 /// The runtime's HTTP/1 server channel, with the /ws/stock upgrade.
 ///
@@ -16,11 +16,11 @@ import NIOWebSocket
 /// either: NIO's upgrade handler has consumed the request head by then, and only its end reaches
 /// the HTTP pipeline.) Here a refused handshake gets its own status and the API's error shape:
 /// 403 for the origin, 400 for a bad `since`, 404 for an upgrade to any other path. The WebSocket
-/// itself is run by the handler hummingbird-websocket uses (swift-websocket's WSCore): pings,
-/// close handshake, UTF-8 checks, frame limits.
+/// itself is NIO's frame codec with StockSocketHandler on top (pings, close handshake, UTF-8
+/// checks, message limits), on the connection's event loop.
 struct StockSocketChannel: ServerChildChannel, HTTPChannelHandler {
     enum UpgradeResult: Sendable {
-        case webSocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, since: Int64?, Logger)
+        case webSocket(any Channel)
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
         case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, Refusal)
     }
@@ -34,10 +34,6 @@ struct StockSocketChannel: ServerChildChannel, HTTPChannelHandler {
     struct Value: ServerChildChannelValue {
         let upgradeResult: EventLoopFuture<UpgradeResult>
         let channel: any Channel
-    }
-
-    struct Context: WebSocketContext {
-        let logger: Logger
     }
 
     let responder: HTTPChannelHandler.Responder
@@ -80,9 +76,8 @@ struct StockSocketChannel: ServerChildChannel, HTTPChannelHandler {
                             // noticed after kilobytes, not megabytes, and 10,000 idle sockets stay cheap.
                             try channel.syncOptions?.setOption(ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(bytes))
                         }
-                        let asyncChannel = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(
-                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
-                        return UpgradeResult.webSocket(asyncChannel, since: since, logger)
+                        try channel.pipeline.syncOperations.addHandler(StockSocketHandler(sockets: sockets, since: since, logger: logger))
+                        return UpgradeResult.webSocket(channel)
                     }
                 }
             )
@@ -123,21 +118,14 @@ struct StockSocketChannel: ServerChildChannel, HTTPChannelHandler {
             case .refused(let http, let refusal):
                 logger.info("stock socket handshake refused", metadata: ["status": "\(refusal.status.code)", "error": "\(refusal.code)"])
                 try await Self.answer(http, refusal)
-            case .webSocket(let asyncChannel, let since, let logger):
-                let sockets = self.sockets
-                let channel = asyncChannel.channel
-                do {
-                    _ = try await WebSocketHandler.handle(
-                        type: .server,
-                        configuration: .init(
-                            extensions: [], autoPing: .enabled(timePeriod: sockets.settings.pingInterval),
-                            closeTimeout: .seconds(10), validateUTF8: true, maxFrameSize: sockets.settings.maxFrameSize),
-                        asyncChannel: asyncChannel, context: Context(logger: logger),
-                        handler: { inbound, outbound, context in
-                            try await sockets.serve(inbound: inbound, outbound: outbound, channel: channel, since: since, logger: context.logger)
-                        })
-                } catch {
-                    logger.debug("stock socket ended with an error", metadata: ["error": "\(error)"])
+            case .webSocket(let channel):
+                // The handler does the work; this task only keeps the connection counted by the
+                // server until the socket ends. The server's graceful shutdown waits for it, so
+                // the shutdown itself starts the close handshake (1001, going away).
+                await withGracefulShutdownHandler {
+                    try? await channel.closeFuture.get()
+                } onGracefulShutdown: {
+                    channel.pipeline.fireUserInboundEventTriggered(StockSocketHandler.GoingAway())
                 }
             }
         } catch let error as ChannelError where error == .inputClosed {

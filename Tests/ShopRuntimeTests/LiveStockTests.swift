@@ -188,6 +188,74 @@ struct LiveStockTests {
         }
     }
 
+    @Test("The protocol: a ping gets its pong, fragments make one message, a close is answered; unmasked frames, bad UTF-8 and a peer that stops answering pings are closed")
+    func protocolRules() async throws {
+        let fixture = try await RuntimeFixture.make()
+        defer { fixture.remove() }
+        @Sendable func closeCode(_ frame: [UInt8]) -> Int? {
+            frame.count >= 4 && frame[0] == 0x88 ? Int(frame[2]) << 8 | Int(frame[3]) : nil
+        }
+        try await fixture.liveApplication().test(.live) { client in
+            let port = try #require(client.port)
+
+            // A ping is answered with a pong of the same payload (server frames are not masked).
+            let socket = try RawSocket(port: port)
+            #expect(await socket.handshake().hasPrefix("HTTP/1.1 101"))
+            socket.send(StockFeed.frame(opcode: 0x9, payload: Array("abc".utf8)))
+            #expect(await socket.read(atMost: 64) == [0x8A, 3] + Array("abc".utf8))
+
+            // A subscribe in two fragments is one message: the feed flows for its SKU.
+            let subscribe = Array(#"{"subscribe":["LP-FIG-A4"]}"#.utf8)
+            socket.send(StockFeed.frame(opcode: 0x1, payload: Array(subscribe[..<10]), fin: false))
+            socket.send(StockFeed.frame(opcode: 0x0, payload: Array(subscribe[10...])))
+            try await Task.sleep(for: .milliseconds(50))
+            try await Self.setStock(fixture, Self.fig, 41)
+            let update = String(decoding: await socket.read(atMost: 512).dropFirst(2), as: UTF8.self)
+            #expect(update.contains(#""sku":"LP-FIG-A4","stock":41"#), "\(update)")
+
+            // The client closes: the server answers with the same code and ends the connection.
+            socket.send(StockFeed.frame(opcode: 0x8, payload: [0x03, 0xE8]))
+            let answer = await socket.readUntilClosed()
+            #expect(answer.suffix(4) == [0x88, 2, 0x03, 0xE8], "\(answer)")
+
+            // An unmasked frame breaks RFC 6455: 1002, and the connection ends.
+            let unmasked = try RawSocket(port: port)
+            #expect(await unmasked.handshake().hasPrefix("HTTP/1.1 101"))
+            unmasked.send(StockFeed.frame(opcode: 0x1, payload: subscribe, masked: false))
+            #expect(closeCode(await unmasked.readUntilClosed()) == 1002)
+
+            // A text frame that is not UTF-8: 1007.
+            let garbled = try RawSocket(port: port)
+            #expect(await garbled.handshake().hasPrefix("HTTP/1.1 101"))
+            garbled.send(StockFeed.frame(opcode: 0x1, payload: [0x7B, 0xC3, 0x28, 0x7D]))
+            #expect(closeCode(await garbled.readUntilClosed()) == 1007)
+
+            // A continuation with no message begun: 1002.
+            let stray = try RawSocket(port: port)
+            #expect(await stray.handshake().hasPrefix("HTTP/1.1 101"))
+            stray.send(StockFeed.frame(opcode: 0x0, payload: subscribe))
+            #expect(closeCode(await stray.readUntilClosed()) == 1002)
+        }
+
+        // A peer that never answers pings is closed by the second one's turn (1001); a client
+        // that answers them (StockFeed does) stays.
+        var settings = StockSocketSettings()
+        settings.pingInterval = .milliseconds(300)
+        try await fixture.liveApplication(sockets: settings).test(.live) { client in
+            let port = try #require(client.port)
+            let silent = try RawSocket(port: port)
+            #expect(await silent.handshake().hasPrefix("HTTP/1.1 101"))
+            let answering = StockFeed.open(port: port, subscribe: [Self.fig])
+            let heard = await silent.readUntilClosed()
+            #expect(heard.first == 0x89, "a ping came first")
+            let close: [UInt8] = [0x88, UInt8(2 + "ping timeout".utf8.count), 0x03, 0xE9] + Array("ping timeout".utf8)
+            #expect(heard.ends(with: close), "then a close, 1001: \(heard)")
+            try await Self.setStock(fixture, Self.fig, 42)
+            #expect(await eventually { answering.latest[Self.fig] == 42 }, "the client that answers pings is still served")
+            answering.close()
+        }
+    }
+
     @Test("A client that stops reading is closed as too slow; the others keep receiving")
     func slowClientIsDropped() async throws {
         let fixture = try await RuntimeFixture.make()

@@ -124,18 +124,21 @@ public final class StockFeed: Sendable {
     }
 
     /// A masked client frame (RFC 6455 §5.2).
-    public static func frame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
-        var bytes: [UInt8] = [0x80 | opcode]
-        let mask: [UInt8] = [0x11, 0x22, 0x33, 0x44]
+    /// A client frame: masked (as RFC 6455 requires of clients) unless `masked` is false, the
+    /// last of its message unless `fin` is false.
+    public static func frame(opcode: UInt8, payload: [UInt8], fin: Bool = true, masked: Bool = true) -> [UInt8] {
+        var bytes: [UInt8] = [(fin ? 0x80 : 0) | opcode]
+        let mask: [UInt8] = masked ? [0x11, 0x22, 0x33, 0x44] : [0, 0, 0, 0]
+        let maskBit: UInt8 = masked ? 0x80 : 0
         if payload.count < 126 {
-            bytes.append(0x80 | UInt8(payload.count))
+            bytes.append(maskBit | UInt8(payload.count))
         } else if payload.count <= 0xFFFF {
-            bytes += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+            bytes += [maskBit | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
         } else {
-            bytes.append(0x80 | 127)
+            bytes.append(maskBit | 127)
             for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8((payload.count >> shift) & 0xFF)) }
         }
-        bytes += mask
+        if masked { bytes += mask }
         for (index, byte) in payload.enumerated() { bytes.append(byte ^ mask[index % 4]) }
         return bytes
     }
