@@ -112,7 +112,15 @@ struct StockSocketChannel: ServerChildChannel, HTTPChannelHandler {
 
     func handle(value: Value, logger: Logger) async {
         do {
-            switch try await value.upgradeResult.get() {
+            // A connection that has not sent a whole request head yet has nothing in progress: at
+            // graceful shutdown it is closed, as Hummingbird closes idle keep-alive connections.
+            // (Waiting for it held the shutdown until the client went away.)
+            let upgradeResult = try await withGracefulShutdownHandler {
+                try await value.upgradeResult.get()
+            } onGracefulShutdown: {
+                value.channel.close(promise: nil)
+            }
+            switch upgradeResult {
             case .http(let http):
                 await handleHTTP(asyncChannel: http, logger: logger)
             case .refused(let http, let refusal):

@@ -277,6 +277,31 @@ final class RunningServer: @unchecked Sendable {
         #expect(server.process.terminationStatus == 0)
     }
 
+    @Test func sigtermDoesNotWaitForAConnectionThatNeverSentARequest() async throws {
+        let shop = try Shop.copyExample()
+        defer { shop.remove() }
+        #expect(try shop.run(["import", "shopify", "catalog/products.csv"]).status == 0)
+        let server = try RunningServer(shop: shop, arguments: [])
+        // Sockets the server process holds (Linux /proc): one more once it has accepted ours.
+        func sockets() -> Int {
+            let folder = "/proc/\(server.process.processIdentifier)/fd"
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            return entries.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(folder)/\($0)"))?.hasPrefix("socket:") == true }.count
+        }
+        #expect(try await server.get("/healthz").status == 200)
+        let before = sockets()
+        // Connected, and silent: no request ever comes (a client's spare pooled connection).
+        let idle = try RawSocket(port: server.port)
+        var open = before
+        for _ in 0..<500 where open <= before {
+            open = sockets()
+            if open <= before { usleep(20_000) }
+        }
+        #expect(open > before, "the silent connection was never accepted")
+        #expect(server.stop() == 0, "SIGTERM waited for a connection that had nothing in progress")
+        withExtendedLifetime(idle) {}
+    }
+
     @Test func sigtermLetsARequestInFlightFinish() async throws {
         let shop = try Shop.copyExample()
         defer { shop.remove() }
