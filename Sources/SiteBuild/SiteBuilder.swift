@@ -188,7 +188,7 @@ public struct SiteBuilder {
             let feedWork = FeedWork(products: products, config: config, urls: models.urls, prices: models.prices, day: day,
                                     indexable: plan.indexable, sitemapLimit: sitemapLimit, precompress: config.precompress,
                                     imageURLs: images.sets.compactMapValues { set in set.fallback.map { models.urls.page("/" + $0.file) } },
-                                    writer: tree.writer)
+                                    writer: tree.writer, workers: max(1, jobs))
             let feedKinds = Set(toRender.compactMap { planned -> FeedWork.Kind? in
                 switch planned.work {
                 case .sitemap: .sitemap
@@ -614,6 +614,8 @@ struct FeedWork: Sendable {
     let precompress: Bool
     let imageURLs: [String: String]
     let writer: OutputTree.Writer
+    /// Cores the Merchant Center feed's items are made on (`--jobs`).
+    let workers: Int
 
     /// A feed in memory (to be written), or one its task wrote into the tree already.
     enum Output: Sendable {
@@ -649,7 +651,7 @@ struct FeedWork: Sendable {
         case .merchant:
             // 3 KB per product: streamed to its file, never held whole.
             let file = try StreamingFile(path: "\(writer.stagingPath)/\(MerchantFeed.path)", compress: precompress)
-            try MerchantFeed.write(products: products, config: config, urls: urls, imageURLs: imageURLs, to: file)
+            try MerchantFeed.write(products: products, config: config, urls: urls, imageURLs: imageURLs, to: file, workers: workers)
             return [MerchantFeed.path: .written(try file.finish())]
         case .search:
             do {

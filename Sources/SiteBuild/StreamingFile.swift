@@ -59,6 +59,11 @@ final class StreamingFile {
         if buffer.count >= Self.flushSize { try flush(final: false) }
     }
 
+    func append(bytes: [UInt8]) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= Self.flushSize { try flush(final: false) }
+    }
+
     /// Catalog text, escaped for XML.
     func appendXML(_ text: String) throws {
         try append(XMLText.escaped(text))

@@ -126,6 +126,28 @@ struct MachineOutputTests {
         #expect(home.contains("<link rel=\"alternate\" type=\"application/atom+xml\" title=\"Lumen Prints: new products\" href=\"/feed.xml\">"))
     }
 
+    @Test("merchant-feed.xml of a catalog of many windows of items: catalog order, and the same bytes on one core and on four")
+    func merchantFeedInWindows() async throws {
+        var feeds: [String] = []
+        var order: [String] = []
+        for jobs in [1, 4] {
+            let shop = try await ExampleShop.make()
+            defer { shop.remove() }
+            _ = try await shop.store.upsert((0..<600).map { number in
+                Product(handle: "bulk-\(number)", title: "Bulk \(number)", productType: "Art Print",
+                        variants: [Variant(sku: "BULK-\(number)", options: [], priceCents: 100 + number, stock: 1)])
+            })
+            _ = try await shop.buildOnFixedDate(jobs: jobs)
+            feeds.append(try #require(shop.page("merchant-feed.xml")))
+            order = try await shop.store.catalog(includeUnpublished: false).flatMap { $0.variants.map(\.sku) }
+        }
+        #expect(feeds[0] == feeds[1], "the same feed whatever the number of workers")
+        let rss = try XMLTreeReader.read(feeds[1]).get()
+        let ids = try #require(rss.element(named: "channel")).elements(named: "item").compactMap { $0.value(of: "g:id") }
+        #expect(ids.count == order.count)
+        #expect(ids == order, "items in catalog order")
+    }
+
     @Test("merchant-feed.xml has one item per variant of the published products, with Google's fields")
     func merchantFeed() async throws {
         let shop = try await ExampleShop.make()

@@ -10,10 +10,11 @@ let fixedBuildDate = Date(timeIntervalSince1970: 1_700_000_000)
 
 extension ExampleShop {
     /// A build dated `fixedBuildDate`, with a sitemap limit when given.
-    func buildOnFixedDate(sitemapLimit: Int? = nil) async throws -> SiteBuilder.Report {
+    func buildOnFixedDate(sitemapLimit: Int? = nil, jobs: Int? = nil) async throws -> SiteBuilder.Report {
         var builder = SiteBuilder(config: config, store: store)
         builder.buildDate = fixedBuildDate
         if let sitemapLimit { builder.sitemapLimit = sitemapLimit }
+        if let jobs { builder.jobs = jobs }
         return try await builder.build(outputDirectory: output)
     }
 }
