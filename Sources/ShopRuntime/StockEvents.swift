@@ -301,8 +301,6 @@ struct StockMessage: Sendable {
         self.event = event
         bytes = ByteBuffer(string: #"{"type":"stock","sku":"# + JSONText.quoted(event.sku) + #","stock":\#(event.stock),"seq":\#(event.seq)}"#)
     }
-
-    var text: String { String(buffer: bytes) }
 }
 
 enum JSONText {
