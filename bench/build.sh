@@ -125,11 +125,4 @@ if (( scale > 0 )); then
 | $scale products | $large_pages | ${wall[large]} s | ${peak[large]} MiB | $growth |"
 fi
 echo "$table"
-python3 - "$root/docs/benchmarks.md" "$table" <<'PY'
-import sys, re
-path, table = sys.argv[1], sys.argv[2]
-text = open(path).read()
-begin, end = "<!-- build:begin -->", "<!-- build:end -->"
-text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{table}\n{end}", text, flags=re.S)
-open(path, "w").write(text)
-PY
+printf '%s\n' "$table" | python3 "$root/bench/doc_table.py" "$root/docs/benchmarks.md" build "Static build against Hugo"

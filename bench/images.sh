@@ -326,14 +326,5 @@ Issue 5's targets, this run (wall time, as the issue states them; CPU ratio in b
 
 echo
 echo "$table" | tee results.md
-"$py" - "$repo/docs/benchmarks.md" "$table" <<'PY'
-import re, sys
-path, table = sys.argv[1], sys.argv[2]
-text = open(path).read()
-begin, end = "<!-- images:begin -->", "<!-- images:end -->"
-if begin not in text:
-    text = text.rstrip("\n") + f"\n\n## Images\n\n{begin}\n{end}\n"
-text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{table}\n{end}", text, flags=re.S)
-open(path, "w").write(text)
-PY
+printf '%s\n' "$table" | "$py" "$repo/bench/doc_table.py" "$repo/docs/benchmarks.md" images "Images"
 echo "details: $scratch (logs/, quality/quality.csv, results.md)"

@@ -52,11 +52,4 @@ table="Command: \`bench/import.sh\` (SIZES=\"$sizes\"), release build, $machine.
 
 $rows"
 echo "$table"
-python3 - "$root/docs/benchmarks.md" "$table" <<'PY'
-import sys, re
-path, table = sys.argv[1], sys.argv[2]
-text = open(path).read()
-begin, end = "<!-- import:begin -->", "<!-- import:end -->"
-text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{table}\n{end}", text, flags=re.S)
-open(path, "w").write(text)
-PY
+printf '%s\n' "$table" | python3 "$root/bench/doc_table.py" "$root/docs/benchmarks.md" import "Import scale"

@@ -151,14 +151,5 @@ PY2
 echo
 echo "$table"
 if [ "${DOC:-1}" != 0 ]; then
-  python3 - "$repo/docs/benchmarks.md" "$table" <<'PY2'
-import re, sys
-path, table = sys.argv[1], sys.argv[2]
-text = open(path).read()
-begin, end = "<!-- runtime:begin -->", "<!-- runtime:end -->"
-if begin not in text:
-    text = text.rstrip("\n") + f"\n\n## Runtime against the FastAPI peer\n\n{begin}\n{end}\n"
-text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{table}\n{end}", text, flags=re.S)
-open(path, "w").write(text)
-PY2
+  printf '%s\n' "$table" | python3 "$repo/bench/doc_table.py" "$repo/docs/benchmarks.md" runtime "Runtime against the FastAPI peer"
 fi

@@ -317,15 +317,6 @@ PY
 echo
 echo "$table" | tee "$results/table.md"
 if [ "$DOC" = 1 ]; then
-  python3 - "$repo/docs/benchmarks.md" "$table" <<'PY'
-import re, sys
-path, table = sys.argv[1], sys.argv[2]
-text = open(path).read()
-begin, end = "<!-- ws:begin -->", "<!-- ws:end -->"
-if begin not in text:
-    text = text.rstrip("\n") + f"\n\n## Live stock (WebSocket fan-out)\n\n{begin}\n{end}\n"
-text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{table}\n{end}", text, flags=re.S)
-open(path, "w").write(text)
-PY
+  printf '%s\n' "$table" | python3 "$repo/bench/doc_table.py" "$repo/docs/benchmarks.md" ws "Live stock (WebSocket fan-out)"
 fi
 echo "details: $results (one log per test, summary.txt, table.md)"
