@@ -28,7 +28,7 @@ enum MerchantFeed {
         let window = chunk * max(1, workers) * 2
         for start in stride(from: 0, to: products.count, by: window) {
             let end = min(start + window, products.count)
-            let parts = Parts(count: (end - start + chunk - 1) / chunk)
+            let parts = WorkerSlots<[UInt8]>(count: (end - start + chunk - 1) / chunk, repeating: [])
             DispatchQueue.concurrentPerform(iterations: parts.count) { part in
                 var out: [UInt8] = []
                 out.reserveCapacity(chunk * 3072)
@@ -40,20 +40,6 @@ enum MerchantFeed {
             for part in 0..<parts.count { try xml.append(bytes: parts.slots[part]) }
         }
         try xml.append("</channel>\n</rss>\n")
-    }
-
-    /// Distinct workers fill distinct slots of one preallocated buffer.
-    private final class Parts: @unchecked Sendable {
-        let slots: UnsafeMutableBufferPointer<[UInt8]>
-        var count: Int { slots.count }
-        init(count: Int) {
-            slots = .allocate(capacity: count)
-            slots.initialize(repeating: [])
-        }
-        deinit {
-            slots.deinitialize()
-            slots.deallocate()
-        }
     }
 
     /// One `<item>` per variant of `product`, appended to `out`.

@@ -214,13 +214,7 @@ struct SitePlan {
     /// Each product's digest, worked out on every core (a no-op build is mostly this and the catalog read).
     /// A product's pictures are part of it: a set made anew (a changed source) renders its pages again.
     static func digests(of products: [Product], imageKeys: [String: String]) -> [String] {
-        let results = UnsafeMutableBufferPointer<String>.allocate(capacity: products.count)
-        results.initialize(repeating: "")
-        defer {
-            results.deinitialize()
-            results.deallocate()
-        }
-        let output = DigestSlots(results)
+        let output = WorkerSlots(count: products.count, repeating: "")
         let chunk = 256
         DispatchQueue.concurrentPerform(iterations: (products.count + chunk - 1) / chunk) { part in
             for index in (part * chunk)..<min(products.count, (part + 1) * chunk) {
@@ -230,13 +224,7 @@ struct SitePlan {
                 output.slots[index] = digest.finish()
             }
         }
-        return Array(results)
-    }
-
-    /// Distinct workers write distinct slots of one preallocated buffer.
-    private final class DigestSlots: @unchecked Sendable {
-        let slots: UnsafeMutableBufferPointer<String>
-        init(_ slots: UnsafeMutableBufferPointer<String>) { self.slots = slots }
+        return output.array
     }
 
     private mutating func add(_ path: String, _ digest: String, _ work: OutputWork, page: String?, from owner: String) throws {
