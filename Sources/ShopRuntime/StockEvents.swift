@@ -177,6 +177,9 @@ public final class StockHub: StockEvents, Service {
 
     public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 
+    /// Every subscriber now (for the sockets' stall watchdog).
+    var subscribers: [StockSubscriber] { state.withLock { Array($0.subscribers.values) } }
+
     /// A stream of every event delivered from now on (tests, and anything in-process that
     /// wants the feed without a socket). It ends when the consumer stops iterating.
     public func events(bufferingNewest limit: Int = 4096) -> AsyncStream<StockEvent> {
@@ -223,7 +226,6 @@ public final class StockHub: StockEvents, Service {
                 await group.waitForAll()
             }
         }
-        let subscribers = state.withLock { Array($0.subscribers.values) }
         for subscriber in subscribers { subscriber.close(.goingAway) }
     }
 

@@ -80,12 +80,9 @@ final class StockSockets: Sendable {
     let metrics: RuntimeMetrics
     /// The open connections' subscribers, for the one stall watchdog they share. A watchdog task
     /// per connection was one more task (and its allocator slabs) for each of 10,000 sockets.
-    private let watched = Mutex<Watched>(Watched())
-
-    private struct Watched {
-        var subscribers: [ObjectIdentifier: StockSubscriber] = [:]
-        var watchdogRunning = false
-    }
+    /// Whether the one stall watchdog runs (while the hub has subscribers). A watchdog task per
+    /// connection was one more task (and its allocator slabs) for each of 10,000 sockets.
+    private let watchdogRunning = Mutex(false)
 
     init(hub: StockHub, policy: OriginPolicy, settings: StockSocketSettings, metrics: RuntimeMetrics) {
         self.hub = hub
@@ -113,37 +110,32 @@ final class StockSockets: Sendable {
         }
     }
 
-    func watch(_ subscriber: StockSubscriber) {
-        let start = watched.withLock { watched -> Bool in
-            watched.subscribers[ObjectIdentifier(subscriber)] = subscriber
-            defer { watched.watchdogRunning = true }
-            return !watched.watchdogRunning
+    /// Makes sure the watchdog runs; called once a connection's subscriber is in the hub.
+    func startWatchdog() {
+        let start = watchdogRunning.withLock { running -> Bool in
+            defer { running = true }
+            return !running
         }
         guard start else { return }
-        // The watchdog: a write stuck for too long means the client stopped reading; the
-        // subscriber is closed as too slow (1013, then the socket). It runs while any connection
-        // is open, and holds the sockets object only between its rounds.
+        // The watchdog: a socket that has taken nothing for too long means the client stopped
+        // reading; the subscriber is closed as too slow (1013, then the socket). It checks the
+        // hub's own subscribers, and stops when there are none (deciding that under its flag's
+        // lock, so a connection added meanwhile either is seen or starts a new watchdog).
         let period = settings.stallTimeout / 4
         let limit = settings.stallTimeout
         Task { [weak self] in
             while true {
                 try? await Task.sleep(for: period)
                 guard let self else { return }
-                let subscribers = self.watched.withLock { watched -> [StockSubscriber]? in
-                    if watched.subscribers.isEmpty {
-                        watched.watchdogRunning = false
-                        return nil
-                    }
-                    return Array(watched.subscribers.values)
+                let subscribers = self.watchdogRunning.withLock { running -> [StockSubscriber]? in
+                    let subscribers = self.hub.subscribers
+                    if subscribers.isEmpty { running = false }
+                    return subscribers.isEmpty ? nil : subscribers
                 }
                 guard let subscribers else { return }
                 for subscriber in subscribers { _ = subscriber.checkStalled(limit: limit) }
             }
         }
-    }
-
-    func unwatch(_ subscriber: StockSubscriber) {
-        watched.withLock { _ = $0.subscribers.removeValue(forKey: ObjectIdentifier(subscriber)) }
     }
 
     /// What a client resuming after `since` missed, up to `position` (the hub sends everything

@@ -67,7 +67,7 @@ final class StockSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.subscriber = subscriber
         position = sockets.hub.add(subscriber)
         metrics.openWebSockets.increment()
-        sockets.watch(subscriber)
+        sockets.startWatchdog()
 
         let period = TimeAmount(sockets.settings.pingInterval)
         pingTask = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in handler.value.pingTick() }
@@ -94,7 +94,6 @@ final class StockSocketHandler: ChannelInboundHandler, RemovableChannelHandler {
         closeTimeout?.cancel()
         if let subscriber {
             subscriber.close(.finished)
-            sockets.unwatch(subscriber)
             sockets.hub.remove(subscriber)
             sockets.metrics.openWebSockets.decrement()
         }
