@@ -66,6 +66,8 @@ let package = Package(
             dependencies: [
                 "ShopCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C calls, for reading the catalog's rows without GRDB's Row (SQLiteRows).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),

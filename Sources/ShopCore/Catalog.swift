@@ -132,6 +132,13 @@ public enum Handle {
     /// True when `text` is a usable handle as given.
     public static func isValid(_ text: String) -> Bool {
         guard !text.isEmpty, text.utf8.count <= maxLength else { return false }
+        // Most handles are ASCII: checked by byte, without Unicode property lookups (a build
+        // checks every product's handle, and every tag's slug).
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            return text.utf8.allSatisfy { byte in
+                (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte) || byte == 0x2D || byte == 0x5F
+            }
+        }
         for scalar in text.unicodeScalars {
             if scalar == "-" || scalar == "_" { continue }
             let props = scalar.properties

@@ -82,16 +82,17 @@ public final class SQLiteStore: Store {
     /// rather than by a list of product ids.
     static func loadProducts(_ db: Database, filter: String, arguments: StatementArguments, wholeCatalog: Bool = false) throws -> [Product] {
         var assembler = CatalogAssembler()
-        let productRows = try Row.fetchCursor(db, sql: "SELECT \(productColumns) FROM products p \(filter) ORDER BY p.id", arguments: arguments)
-        while let row = try productRows.next() { assembler.add(product: product(row), id: row[0]) }
+        let productRows = try SQLiteRows(
+            db.makeStatement(sql: "SELECT \(productColumns) FROM products p \(filter) ORDER BY p.id"), arguments: arguments, in: db)
+        while try productRows.next() { assembler.add(product: product(productRows), id: Int64(productRows.integer(0))) }
         let ids = assembler.productIDs
         guard !ids.isEmpty else { return [] }
         // Ids come from the database itself (integers), so they may stand in the SQL text.
         let childFilter = wholeCatalog ? "" : "WHERE product_id IN (\(ids.map(String.init).joined(separator: ",")))"
         try readChildren(
-            variants: Row.fetchCursor(db, sql: "SELECT \(variantColumns) FROM variants \(childFilter) ORDER BY product_id, position"),
-            images: Row.fetchCursor(db, sql: "SELECT \(imageColumns) FROM images \(childFilter) ORDER BY product_id, position"),
-            tags: Row.fetchCursor(db, sql: "SELECT \(tagColumns) FROM tags \(childFilter) ORDER BY product_id, position"),
+            variants: SQLiteRows(db.makeStatement(sql: "SELECT \(variantColumns) FROM variants \(childFilter) ORDER BY product_id, position"), in: db),
+            images: SQLiteRows(db.makeStatement(sql: "SELECT \(imageColumns) FROM images \(childFilter) ORDER BY product_id, position"), in: db),
+            tags: SQLiteRows(db.makeStatement(sql: "SELECT \(tagColumns) FROM tags \(childFilter) ORDER BY product_id, position"), in: db),
             into: &assembler)
         return assembler.result
     }
@@ -101,16 +102,18 @@ public final class SQLiteStore: Store {
     /// parser and GRDB's authorizer, which works out what each statement touches).
     static func loadPublishedProduct(_ db: Database, handle: String) throws -> Product? {
         var assembler = CatalogAssembler()
-        let productRows = try Row.fetchCursor(
+        let productRows = try SQLiteRows(
             db.cachedStatement(sql: "SELECT \(productColumns) FROM products p WHERE p.handle = ? AND p.published = 1"),
-            arguments: [handle])
-        guard let row = try productRows.next() else { return nil }
-        let id: Int64 = row[0]
-        assembler.add(product: product(row), id: id)
+            arguments: [handle], in: db)
+        guard try productRows.next() else { return nil }
+        let id = Int64(productRows.integer(0))
+        assembler.add(product: product(productRows), id: id)
+        // The handle is unique: step past the end so the statement is reset now.
+        while try productRows.next() {}
         try readChildren(
-            variants: Row.fetchCursor(db.cachedStatement(sql: "SELECT \(variantColumns) FROM variants WHERE product_id = ? ORDER BY position"), arguments: [id]),
-            images: Row.fetchCursor(db.cachedStatement(sql: "SELECT \(imageColumns) FROM images WHERE product_id = ? ORDER BY position"), arguments: [id]),
-            tags: Row.fetchCursor(db.cachedStatement(sql: "SELECT \(tagColumns) FROM tags WHERE product_id = ? ORDER BY position"), arguments: [id]),
+            variants: SQLiteRows(db.cachedStatement(sql: "SELECT \(variantColumns) FROM variants WHERE product_id = ? ORDER BY position"), arguments: [id], in: db),
+            images: SQLiteRows(db.cachedStatement(sql: "SELECT \(imageColumns) FROM images WHERE product_id = ? ORDER BY position"), arguments: [id], in: db),
+            tags: SQLiteRows(db.cachedStatement(sql: "SELECT \(tagColumns) FROM tags WHERE product_id = ? ORDER BY position"), arguments: [id], in: db),
             into: &assembler)
         return assembler.result.first
     }
@@ -128,29 +131,33 @@ public final class SQLiteStore: Store {
     static let imageColumns = "product_id, src, position, alt"
     static let tagColumns = "product_id, name"
 
-    private static func product(_ row: Row) -> Product {
+    private static func product(_ row: SQLiteRows) -> Product {
         Product(
-            handle: row[1], title: row[2], bodyHTML: row[3], vendor: row[4],
-            productType: row[5], tags: [], published: row[6],
-            seoTitle: row[7], seoDescription: row[8],
-            optionNames: CatalogAssembler.options([row[9], row[10], row[11]]))
+            handle: row.text(1), title: row.text(2), bodyHTML: row.text(3), vendor: row.text(4),
+            productType: row.text(5), tags: [], published: row.flag(6),
+            seoTitle: row.text(7), seoDescription: row.text(8),
+            optionNames: CatalogAssembler.options([row.optionalText(9), row.optionalText(10), row.optionalText(11)]))
     }
 
-    private static func readChildren(variants: RowCursor, images: RowCursor, tags: RowCursor, into assembler: inout CatalogAssembler) throws {
-        while let row = try variants.next() {
-            let policy: String = row[8]
-            assembler.add(variant: Variant(
-                sku: row[1], options: CatalogAssembler.options([row[2], row[3], row[4]]),
-                priceCents: row[5], compareAtCents: row[6], stock: row[7],
-                inventoryPolicy: InventoryPolicy(rawValue: policy) ?? .deny, grams: row[9],
-                requiresShipping: row[10], taxable: row[11], barcode: row[12],
-                imageSrc: row[13], weightUnit: row[14]), productID: row[0])
+    private static func variant(_ row: SQLiteRows) -> Variant {
+        Variant(
+            sku: row.text(1), options: CatalogAssembler.options([row.optionalText(2), row.optionalText(3), row.optionalText(4)]),
+            priceCents: row.integer(5), compareAtCents: row.optionalInteger(6), stock: row.integer(7),
+            inventoryPolicy: InventoryPolicy(rawValue: row.text(8)) ?? .deny, grams: row.integer(9),
+            requiresShipping: row.flag(10), taxable: row.flag(11), barcode: row.text(12),
+            imageSrc: row.text(13), weightUnit: row.text(14))
+    }
+
+    private static func readChildren(variants: SQLiteRows, images: SQLiteRows, tags: SQLiteRows, into assembler: inout CatalogAssembler) throws {
+        while try variants.next() {
+            assembler.add(variant: variant(variants), productID: Int64(variants.integer(0)))
         }
-        while let row = try images.next() {
-            assembler.add(image: ProductImage(src: row[1], position: row[2], alt: row[3]), productID: row[0])
+        while try images.next() {
+            assembler.add(image: ProductImage(src: images.text(1), position: images.integer(2), alt: images.text(3)),
+                          productID: Int64(images.integer(0)))
         }
-        while let row = try tags.next() {
-            assembler.add(tag: row[1], productID: row[0])
+        while try tags.next() {
+            assembler.add(tag: tags.text(1), productID: Int64(tags.integer(0)))
         }
     }
 

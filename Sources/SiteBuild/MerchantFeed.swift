@@ -14,9 +14,13 @@ enum MerchantFeed {
     /// catalog source -> the shop's own copy, where the image stage made one. The items of a window
     /// of products are made on every core, then written in catalog order: the feed is rewritten
     /// whole whenever any product changes, and on one core it was most of a one-product rebuild.
+    /// `keys`: each product's digest; a product whose items `reuse` holds (from the live feed) is
+    /// not made again. Returns where each product's items landed, for the next build.
+    @discardableResult
     static func write(
-        products: [Product], config: SiteConfig, urls: SiteURLs, imageURLs: [String: String], to xml: StreamingFile, workers: Int
-    ) throws {
+        products: [Product], config: SiteConfig, urls: SiteURLs, imageURLs: [String: String], to xml: StreamingFile, workers: Int,
+        keys: [String]? = nil, reuse: FeedFragments? = nil
+    ) throws -> FragmentRecorder {
         try xml.append("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:g=\"http://base.google.com/ns/1.0\">\n<channel>\n<title>")
         try xml.appendXML(config.title)
         try xml.append("</title>\n<link>")
@@ -24,8 +28,10 @@ enum MerchantFeed {
         try xml.append("</link>\n<description>")
         try xml.appendXML(config.tagline.isEmpty ? config.title : config.tagline)
         try xml.append("</description>\n")
+        var recorder = FragmentRecorder(expected: keys == nil ? 0 : products.count)
         let chunk = 128
         let window = chunk * max(1, workers) * 2
+        let lengths = WorkerSlots<Int>(count: products.count, repeating: 0)
         for start in stride(from: 0, to: products.count, by: window) {
             let end = min(start + window, products.count)
             let parts = WorkerSlots<[UInt8]>(count: (end - start + chunk - 1) / chunk, repeating: [])
@@ -33,13 +39,35 @@ enum MerchantFeed {
                 var out: [UInt8] = []
                 out.reserveCapacity(chunk * 3072)
                 for index in (start + part * chunk)..<min(end, start + (part + 1) * chunk) where products[index].published {
-                    items(of: products[index], currency: config.currency, urls: urls, imageURLs: imageURLs, into: &out)
+                    let before = out.count
+                    if let keys, let reuse, reuse.append(keys[index], to: &out) {
+                        // Its items as the live feed has them: the same bytes this would make.
+                    } else {
+                        items(of: products[index], currency: config.currency, urls: urls, imageURLs: imageURLs, into: &out)
+                    }
+                    lengths.slots[index] = out.count - before
                 }
                 parts.slots[part] = out
+            }
+            if let keys {
+                var offset = xml.offset
+                for index in start..<end {
+                    recorder.record(key: keys[index], offset: offset, length: lengths.slots[index])
+                    offset += lengths.slots[index]
+                }
             }
             for part in 0..<parts.count { try xml.append(bytes: parts.slots[part]) }
         }
         try xml.append("</channel>\n</rss>\n")
+        return recorder
+    }
+
+    /// What a product's items depend on besides the product: a feed index made under another
+    /// frame is not used.
+    static func frame(config: SiteConfig, urls: SiteURLs) -> String {
+        var digest = InputDigest("merchant-items-\(BuildManifest.formatVersion)")
+        digest.add([urls.base, config.currency.code])
+        return digest.finish()
     }
 
     /// One `<item>` per variant of `product`, appended to `out`.

@@ -41,6 +41,9 @@ final class OutputTree {
     private var contents: [String: String]
     /// Output path -> digest, for every output of this build.
     private(set) var planned: [String: String] = [:]
+    /// The paths of `planned` in the order the build gave them (the plan's): the manifest's order,
+    /// the same for the same site on every build, without sorting 12,000 paths.
+    private var plannedOrder: [String] = []
     /// Outputs handed to a worker (prepared) and not yet recorded: if the build fails, whatever
     /// the workers got onto disk for them is removed, so the spare holds nothing its manifest hides.
     private var pending: Set<String> = []
@@ -127,10 +130,14 @@ final class OutputTree {
 
     // MARK: Outputs
 
+    private func plan(_ relativePath: String, _ digest: String) {
+        if planned.updateValue(digest, forKey: relativePath) == nil { plannedOrder.append(relativePath) }
+    }
+
     /// True when the output at `relativePath` with inputs `digest` needs no rendering: the spare
     /// holds it already, or it is hard-linked from the live site now. Records it in the plan.
     func keep(_ relativePath: String, digest: String) throws -> Bool {
-        planned[relativePath] = digest
+        plan(relativePath, digest)
         if contents[relativePath] == digest {
             filesKept += 1
             return true
@@ -166,7 +173,7 @@ final class OutputTree {
 
     /// Writes a file whose gzip copy was made already (by a rendering worker, off this thread).
     func write(_ relativePath: String, digest: String, bytes: UnsafeRawBufferPointer, compressed: [UInt8]?) throws {
-        planned[relativePath] = digest
+        plan(relativePath, digest)
         try removeFromSpare(relativePath)
         try writeFile(relativePath, bytes: bytes)
         filesWritten += 1
@@ -195,7 +202,7 @@ final class OutputTree {
     /// Puts a file made elsewhere (an image in the image cache) into the tree: a hard link, or a
     /// copy where the cache is on another file system.
     func link(from source: String, to relativePath: String, digest: String) throws {
-        planned[relativePath] = digest
+        plan(relativePath, digest)
         try removeFromSpare(relativePath)
         if let slash = relativePath.lastIndex(of: "/") {
             try ensureDirectory("\(stagingPath)/\(relativePath[..<slash])")
@@ -237,7 +244,7 @@ final class OutputTree {
         if let slash = relativePath.lastIndex(of: "/") {
             try ensureDirectory("\(stagingPath)/\(relativePath[..<slash])")
         }
-        try Self.writeFile(at: "\(stagingPath)/\(relativePath)", bytes: bytes)
+        try Self.writeFile(at: "\(stagingPath)/\(relativePath)", bytes: bytes, startWriteback: syncBeforePublish)
     }
 
     /// Creates `path` with `bytes`; a file already there is replaced by a new one, never rewritten.
@@ -314,7 +321,7 @@ final class OutputTree {
 
     /// Before a worker writes `relativePath`: records it in the plan and takes the old file out of the spare.
     func prepare(_ relativePath: String, digest: String) throws {
-        planned[relativePath] = digest
+        plan(relativePath, digest)
         try removeFromSpare(relativePath)
         pending.insert(relativePath)
     }
@@ -360,7 +367,7 @@ final class OutputTree {
             removeEmptyFolders(above: relativePath)
         }
         filesRemoved = live.keys.filter { planned[$0] == nil }.count
-        bytesWritten += try writeManifest(BuildManifest(outputs: planned))
+        bytesWritten += try writeManifest(BuildManifest(outputs: planned), order: plannedOrder)
         // On disk before the swap: after a power cut, the folder Nginx serves must not hold files
         // that were renamed into place before their bytes were written (ext4 allocates late).
         // A write error that only shows now (EIO, a full disk at write-back) fails the build.
@@ -408,8 +415,8 @@ final class OutputTree {
 
     /// Written beside and renamed into place, so a crash never leaves half a manifest vouching
     /// for files. Returns the bytes written.
-    private func writeManifest(_ manifest: BuildManifest) throws -> Int {
-        let bytes = manifest.encoded()
+    private func writeManifest(_ manifest: BuildManifest, order: [String]? = nil) throws -> Int {
+        let bytes = manifest.encoded(order: order)
         let path = "\(stagingPath)/\(BuildManifest.fileName)"
         try bytes.withUnsafeBytes { try Self.writeFile(at: path + ".new", bytes: $0) }
         guard rename(path + ".new", path) == 0 else {

@@ -214,8 +214,8 @@ struct PageModels {
         [
             "title": shown(collection.title),
             "url": .text(collection.path(page: 1)),
-            "count": .number(collection.products.count),
-            "countText": .text(Self.countText(collection.products.count)),
+            "count": .number(collection.count),
+            "countText": .text(Self.countText(collection.count)),
         ]
     }
 

@@ -11,8 +11,13 @@ import ShopCore
 struct ProductCollection: Sendable {
     let slug: String
     let title: String
-    /// Title (ignoring case), then handle: the order shoppers expect, and the same on every build.
-    let products: [Product]
+    /// The build's catalog, shared by every collection (one array, not a copy per collection).
+    private let catalog: [Product]
+    /// Indices into `catalog` of the collection's products, by title (ignoring case), then
+    /// handle: the order shoppers expect, and the same on every build. Indices rather than copies
+    /// of the products: copying each product into every collection it belongs to (a dozen
+    /// reference counts per copy) was most of gathering them.
+    private let members: [Int32]
     /// Some product has this as its type (not only as a tag): such collections make the shop's
     /// navigation, while the tags, which can be hundreds, are listed at /collections/.
     let isProductType: Bool
@@ -23,14 +28,23 @@ struct ProductCollection: Sendable {
         number <= 1 ? "/collections/\(slug)/" : "/collections/\(slug)/page/\(number)/"
     }
 
+    /// How many products the collection has.
+    var count: Int { members.count }
+
     func pageCount(pageSize: Int) -> Int {
-        max(1, (products.count + pageSize - 1) / pageSize)
+        max(1, (members.count + pageSize - 1) / pageSize)
     }
 
     /// The products on page `number` (1-based).
-    func productsOnPage(_ number: Int, pageSize: Int) -> ArraySlice<Product> {
-        let start = min(products.count, (number - 1) * pageSize)
-        return products[start..<min(products.count, start + pageSize)]
+    func productsOnPage(_ number: Int, pageSize: Int) -> [Product] {
+        indicesOnPage(number, pageSize: pageSize).map { catalog[Int($0)] }
+    }
+
+    /// Indices into the build's catalog of the products on page `number`: what the plan needs,
+    /// without copying them.
+    func indicesOnPage(_ number: Int, pageSize: Int) -> ArraySlice<Int32> {
+        let start = min(members.count, (number - 1) * pageSize)
+        return members[start..<min(members.count, start + pageSize)]
     }
 
     /// The slug of a type or tag, or nil when it makes no collection.
@@ -59,18 +73,21 @@ struct ProductCollection: Sendable {
         struct Gathering {
             var typeTitles: Set<String> = []
             var tagTitles: Set<String> = []
-            var products: [Product] = []
+            var members: [Int32] = []
         }
-        // Sorted once here, so each collection fills up already in order.
-        let sorted = products
-            .map { (key: $0.title.lowercased(), product: $0) }
-            .sorted { ($0.key, $0.product.handle) < ($1.key, $1.product.handle) }
-            .map { $0.product }
+        // Sorted once here, so each collection fills up already in order. Keys are worked out once
+        // per product, not once per comparison.
+        let keys = products.map { $0.title.lowercased() }
+        let order = products.indices.sorted { left, right in
+            keys[left] != keys[right] ? keys[left] < keys[right] : products[left].handle < products[right].handle
+        }
 
         var gatherings: [String: Gathering] = [:]
-        for product in sorted {
+        var joined: Set<String> = []
+        for index in order {
             // Every slug this product belongs to, once, however many of its type and tags share it.
-            var joined: Set<String> = []
+            joined.removeAll(keepingCapacity: true)
+            let product = products[index]
             if let slug = Self.slug(for: product.productType) {
                 gatherings[slug, default: Gathering()].typeTitles.insert(product.productType)
                 joined.insert(slug)
@@ -80,14 +97,14 @@ struct ProductCollection: Sendable {
                 gatherings[slug, default: Gathering()].tagTitles.insert(tag)
                 joined.insert(slug)
             }
-            for slug in joined { gatherings[slug, default: Gathering()].products.append(product) }
+            for slug in joined { gatherings[slug, default: Gathering()].members.append(Int32(index)) }
         }
 
         return gatherings.map { slug, gathering -> ProductCollection in
             // Several spellings can share a slug ("Art Print", "art print"): the least one wins,
             // so the title does not depend on the order the store returned products in.
             let title = gathering.typeTitles.min() ?? gathering.tagTitles.min() ?? slug
-            return ProductCollection(slug: slug, title: title, products: gathering.products,
+            return ProductCollection(slug: slug, title: title, catalog: products, members: gathering.members,
                                      isProductType: !gathering.typeTitles.isEmpty)
         }
         .sorted { ($0.title.lowercased(), $0.slug) < ($1.title.lowercased(), $1.slug) }

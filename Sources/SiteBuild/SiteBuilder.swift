@@ -57,6 +57,9 @@ public struct SiteBuilder {
         public var total: Int
     }
 
+    /// Where the indexes of the feeds' per-product pieces are kept (FeedFragments), in the site folder.
+    public static let feedIndexFolder = ".ishop/feeds"
+
     /// The sitemap protocol's limit of URLs per file.
     public static let sitemapURLLimit = 50_000
 
@@ -91,9 +94,18 @@ public struct SiteBuilder {
         try checkOutputIsSafe(output)
         var clock = StageClock(logger: logger)
 
+        // The catalog is read (on the store's own threads) while the content and theme load here:
+        // neither needs the other, and each is about a tenth of a rebuild.
+        let store = self.store
+        async let catalog = store.catalog(includeUnpublished: false)
+        let pages = try ContentPage.loadAll(directory: config.resolve(config.contentDir), displayRoot: config.contentDir)
+            .filter { !$0.draft }
+        let theme = try Theme.load(config: config)
+        let assets = try FingerprintedAssets(staticFiles: theme.staticFiles)
+        clock.lap("content and theme")
         let products: [Product]
         do {
-            products = try await store.catalog(includeUnpublished: false)
+            products = try await catalog
         } catch {
             throw BuildError(.catalog, "cannot read the catalog: \(error)")
         }
@@ -102,9 +114,6 @@ public struct SiteBuilder {
             throw BuildError(.plan, "product handle \"\(bad.handle.prefix(80))\" cannot be a page address (letters, digits, - and _ only)")
         }
         clock.lap("catalog")
-        let pages = try ContentPage.loadAll(directory: config.resolve(config.contentDir), displayRoot: config.contentDir)
-            .filter { !$0.draft }
-        let theme = try Theme.load(config: config)
         let collections = ProductCollection.gather(products)
         logger.info("build planned", metadata: [
             "products": "\(products.count)", "collections": "\(collections.count)", "pages": "\(pages.count)",
@@ -113,7 +122,6 @@ public struct SiteBuilder {
 
         let day = BuildDay(buildDate ?? Date())
         let navigation = pages.filter(\.menu).sorted { ($0.weight, $0.title) < ($1.weight, $1.title) }
-        let assets = try FingerprintedAssets(staticFiles: theme.staticFiles)
         let stylesheet = assets.url(of: "css/shop.css") ?? ""
         let stockScript = assets.url(of: "js/stock.js") ?? ""
         var models = PageModels(config: config, navigation: navigation, stylesheet: stylesheet, stockScript: stockScript, year: day.year)
@@ -126,7 +134,7 @@ public struct SiteBuilder {
         let header = try theme.renderText(fragmentContext, template: "header")
         let footer = try theme.renderText(fragmentContext, template: "footer")
         models.fragments = ["header": .text(header), "footer": .text(footer)]
-        clock.lap("content and theme")
+        clock.lap("collections")
 
         let images = try await prepareImages(products: products, theme: theme)
         models.imageSets = images.sets
@@ -141,7 +149,9 @@ public struct SiteBuilder {
 
         // Every output has the digest the live site records for it: there is nothing to do.
         let live = BuildManifest.load(folder: output)
-        if let live, live.outputs == plan.digests {
+        let nothingChanged = live?.outputs == plan.digests
+        clock.lap("compare")
+        if nothingChanged {
             logger.info("build found nothing changed", metadata: ["outputs": "\(plan.outputs.count)"])
             return plan.report(output: output, rendered: [], tree: nil, images: images.report)
         }
@@ -188,7 +198,10 @@ public struct SiteBuilder {
             let feedWork = FeedWork(products: products, config: config, urls: models.urls, prices: models.prices, day: day,
                                     indexable: plan.indexable, sitemapLimit: sitemapLimit, precompress: config.precompress,
                                     imageURLs: images.sets.compactMapValues { set in set.fallback.map { models.urls.page("/" + $0.file) } },
-                                    writer: tree.writer, workers: max(1, jobs))
+                                    writer: tree.writer, workers: max(1, jobs),
+                                    pieces: FeedWork.Pieces(keys: plan.productDigests, folder: config.resolve(Self.feedIndexFolder),
+                                                            publishPath: output, live: live?.outputs ?? [:], planned: plan.digests),
+                                    logger: logger)
             let feedKinds = Set(toRender.compactMap { planned -> FeedWork.Kind? in
                 switch planned.work {
                 case .sitemap: .sitemap
@@ -547,7 +560,7 @@ final class ListingPageRenderer: @unchecked Sendable {
     func render(_ collection: ProductCollection, page number: Int) throws -> RenderedPage {
         let path = collection.path(page: number)
         let title = number == 1 ? collection.title : "\(collection.title), page \(number)"
-        let description = "\(collection.title) at \(siteTitle): \(PageModels.countText(collection.products.count))."
+        let description = "\(collection.title) at \(siteTitle): \(PageModels.countText(collection.count))."
         let html = try theme.render(models.context(
             page: models.page(title: title, description: description, path: path),
             extra: models.collectionPage(collection, page: number, cards: cards)), template: "collection")
@@ -616,11 +629,41 @@ struct FeedWork: Sendable {
     let writer: OutputTree.Writer
     /// Cores the Merchant Center feed's items are made on (`--jobs`).
     let workers: Int
+    let pieces: Pieces
+    let logger: Logger
+
+    /// What the feeds that list every product need to take the unchanged products' pieces from
+    /// the live site's copies (FeedFragments) and to record theirs for the next build.
+    struct Pieces: Sendable {
+        /// Each product's digest, in catalog order.
+        let keys: [String]
+        /// Where the feeds' indexes are kept.
+        let folder: String
+        let publishPath: String
+        /// Output path -> digest: the live site's manifest, and this build's plan.
+        let live: [String: String]
+        let planned: [String: String]
+
+        func reusable(_ feedPath: String, frame: String) -> FeedFragments? {
+            FeedFragments.load(folder: folder, feedPath: feedPath, publishPath: publishPath, liveDigest: live[feedPath], frame: frame)
+        }
+
+        func save(_ recorder: FragmentRecorder, feedPath: String, frame: String, size: Int) -> Bool {
+            guard let digest = planned[feedPath] else { return false }
+            return recorder.save(folder: folder, feedPath: feedPath, digest: digest, frame: frame, size: size, keep: live[feedPath])
+        }
+    }
 
     /// A feed in memory (to be written), or one its task wrote into the tree already.
     enum Output: Sendable {
         case rendered(RenderedPage)
         case written(WrittenFile)
+    }
+
+    private func logPieces(_ path: String, reused: Int, saved: Bool) {
+        logger.debug("feed written", metadata: [
+            "feed": "\(path)", "products": "\(products.count)", "pieces available": "\(reused)", "index saved": "\(saved)",
+        ])
     }
 
     /// Output path -> the file (and its .gz, made on the same task), for the kinds asked for.
@@ -650,17 +693,22 @@ struct FeedWork: Sendable {
             return inMemory(AtomFeed.path, AtomFeed.xml(products: products, config: config, urls: urls, updated: day.timestamp))
         case .merchant:
             // 3 KB per product: streamed to its file, never held whole.
-            let file = try StreamingFile(path: "\(writer.stagingPath)/\(MerchantFeed.path)", compress: precompress)
-            try MerchantFeed.write(products: products, config: config, urls: urls, imageURLs: imageURLs, to: file, workers: workers)
-            return [MerchantFeed.path: .written(try file.finish())]
+            let frame = MerchantFeed.frame(config: config, urls: urls)
+            let reuse = pieces.reusable(MerchantFeed.path, frame: frame)
+            let file = try StreamingFile(path: "\(writer.stagingPath)/\(MerchantFeed.path)", compress: precompress,
+                                         startWriteback: writer.startWriteback)
+            let recorder = try MerchantFeed.write(products: products, config: config, urls: urls, imageURLs: imageURLs, to: file,
+                                                  workers: workers, keys: pieces.keys, reuse: reuse)
+            let written = try file.finish()
+            logPieces(MerchantFeed.path, reused: reuse?.count ?? 0, saved: pieces.save(recorder, feedPath: MerchantFeed.path, frame: frame, size: file.bytes))
+            return [MerchantFeed.path: .written(written)]
         case .search:
-            do {
-                return inMemory(SearchIndex.path, try SearchIndex.json(products: products, prices: prices))
-            } catch let error as BuildError {
-                throw error
-            } catch {
-                throw BuildError(.render, file: SearchIndex.path, "cannot be encoded: \(error)")
-            }
+            let frame = SearchIndex.frame(currency: config.currency.code, locale: config.locale)
+            let reuse = pieces.reusable(SearchIndex.path, frame: frame)
+            let index = SearchIndex.bytes(products: products, prices: prices, keys: pieces.keys, reuse: reuse)
+            logPieces(SearchIndex.path, reused: reuse?.count ?? 0,
+                      saved: pieces.save(index.pieces, feedPath: SearchIndex.path, frame: frame, size: index.bytes.count))
+            return [SearchIndex.path: .rendered(RenderedPage(path: SearchIndex.path, html: index.bytes, precompress: precompress))]
         }
     }
 }

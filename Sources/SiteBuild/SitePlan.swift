@@ -59,10 +59,14 @@ struct SitePlan {
     private(set) var outputs: [PlannedOutput] = []
     /// Relative path -> digest: compared whole with the live site's manifest.
     private(set) var digests: [String: String] = [:]
-    /// Relative path -> what asked for it, to name both sides when two outputs claim one path.
-    private var owners: [String: String] = [:]
+    /// What names the owners of outputs in errors (two outputs claiming one path).
+    private let handles: [String]
+    private let slugs: [String]
+    private let contentFiles: [String]
     /// Root-relative paths of every page a search engine should know (all but 404.html), in site order.
     private(set) var indexable: [String] = []
+    /// Each product's digest (every stored field and its pictures), in catalog order.
+    let productDigests: [String]
     /// The newest products, newest first: the home page's grid.
     let newest: [Product]
     private let counts: (products: Int, contentPages: Int, collections: Int, staticFiles: Int)
@@ -74,6 +78,9 @@ struct SitePlan {
     ) throws {
         let config = models.config
         counts = (products.count, pages.count, collections.count, theme.staticFiles.count)
+        handles = products.map(\.handle)
+        slugs = collections.map(\.slug)
+        contentFiles = pages.map(\.file)
         // The newest products first: the store returns them in the order they were added.
         newest = Array(products.suffix(config.pageSize).reversed())
 
@@ -94,26 +101,32 @@ struct SitePlan {
             return digest.finish()
         }
 
-        // Each product's own digest, which every output showing it takes in.
-        let productDigests = Self.digests(of: products, imageKeys: imageKeys)
-        var byHandle: [String: String] = [:]
-        byHandle.reserveCapacity(products.count)
-        for (product, digest) in zip(products, productDigests) { byHandle[product.handle] = digest }
+        // Each product's own digest, which every output showing it takes in, and its page's.
         let collectionsBySlug = Dictionary(collections.map { ($0.slug, $0) }, uniquingKeysWith: { first, _ in first })
+        let productOutputs = Self.productOutputs(of: products, imageKeys: imageKeys) { product, productDigest in
+            digest("product-page") { digest in
+                digest.add(productDigest)
+                for crumb in models.trail(for: product, collections: collectionsBySlug) { digest.add(crumb.title); digest.add(crumb.path) }
+            }
+        }
+        let productDigests = productOutputs.map(\.productDigest)
+        self.productDigests = productDigests
+        var byHandle: [String: String] = [:]
+        byHandle.reserveCapacity(newest.count + AtomFeed.entryCount)
+        for index in products.indices.suffix(max(config.pageSize, AtomFeed.entryCount)) { byHandle[products[index].handle] = productDigests[index] }
+        outputs.reserveCapacity(products.count + collections.count * 2 + 64)
+        digests.reserveCapacity(products.count + collections.count * 2 + 64)
+        indexable.reserveCapacity(products.count + collections.count * 2 + 64)
 
         try add("index.html", digest("home") { digest in
             newest.forEach { digest.add(byHandle[$0.handle] ?? "") }
             for collection in collections where collection.isProductType {
-                digest.add(collection.slug); digest.add(collection.title); digest.add(collection.products.count)
+                digest.add(collection.slug); digest.add(collection.title); digest.add(collection.count)
             }
-        }, .home, page: "/", from: "the home page")
+        }, .home, page: "/")
 
-        for (index, product) in products.enumerated() {
-            let path = PageModels.productPath(product)
-            try add(String(path.dropFirst()) + "index.html", digest("product-page") { digest in
-                digest.add(productDigests[index])
-                for crumb in models.trail(for: product, collections: collectionsBySlug) { digest.add(crumb.title); digest.add(crumb.path) }
-            }, .product(index), page: path, from: "product \(product.handle)")
+        for (index, output) in productOutputs.enumerated() {
+            try add(output.file, output.pageDigest, .product(index), page: output.page)
         }
 
         let pageSize = config.pageSize
@@ -122,25 +135,25 @@ struct SitePlan {
             for number in 1...total {
                 let path = collection.path(page: number)
                 try add(String(path.dropFirst()) + "index.html", digest("listing") { digest in
-                    digest.add(collection.slug); digest.add(collection.title); digest.add(collection.products.count)
+                    digest.add(collection.slug); digest.add(collection.title); digest.add(collection.count)
                     digest.add(number); digest.add(total)
-                    collection.productsOnPage(number, pageSize: pageSize).forEach { digest.add(byHandle[$0.handle] ?? "") }
-                }, .listing(index, number), page: path, from: "collection \(collection.slug)")
+                    collection.indicesOnPage(number, pageSize: pageSize).forEach { digest.add(productDigests[Int($0)]) }
+                }, .listing(index, number), page: path)
             }
         }
 
         try add("collections/index.html", digest("collections") { digest in
             for collection in collections {
-                digest.add(collection.slug); digest.add(collection.title); digest.add(collection.products.count)
+                digest.add(collection.slug); digest.add(collection.title); digest.add(collection.count)
             }
-        }, .collectionsIndex, page: "/collections/", from: "the collections index")
+        }, .collectionsIndex, page: "/collections/")
 
         for (index, page) in pages.enumerated() {
             try add("\(page.slug)/index.html", digest("content") { digest in
                 digest.add(page.slug); digest.add(page.title); digest.add(page.description); digest.add(page.html)
-            }, .content(index), page: "/\(page.slug)/", from: page.file)
+            }, .content(index), page: "/\(page.slug)/")
         }
-        try add("404.html", digest("404") { _ in }, .notFound, page: nil, from: "the 404 page")
+        try add("404.html", digest("404") { _ in }, .notFound, page: nil)
 
         // Feeds and sitemaps say nothing of templates: only their own inputs go into their digests.
         var catalog = InputDigest("catalog")
@@ -156,44 +169,43 @@ struct SitePlan {
         let limit = max(1, sitemapLimit)
         if indexable.count > limit {
             for part in 1...((indexable.count + limit - 1) / limit) {
-                try add("sitemap-\(part).xml", sitemapDigest, .sitemap, page: nil, from: "the sitemap")
+                try add("sitemap-\(part).xml", sitemapDigest, .sitemap, page: nil)
             }
         }
-        try add("sitemap.xml", sitemapDigest, .sitemap, page: nil, from: "the sitemap")
+        try add("sitemap.xml", sitemapDigest, .sitemap, page: nil)
         // A shop's own static/robots.txt is its word on crawling: it replaces ours.
         if theme.staticFiles["robots.txt"] == nil {
             var robots = InputDigest("robots")
             robots.add(base)
         robots.add(config.precompress)  // whether a .gz stands beside it
-            try add("robots.txt", robots.finish(), .robots, page: nil, from: "robots.txt")
+            try add("robots.txt", robots.finish(), .robots, page: nil)
         }
         var atom = InputDigest("atom")
         atom.add([base, config.title, config.tagline, config.language, day.timestamp])
         atom.add(config.precompress)  // whether a .gz stands beside it
         products.suffix(AtomFeed.entryCount).forEach { atom.add(byHandle[$0.handle] ?? "") }
-        try add(AtomFeed.path, atom.finish(), .atom, page: nil, from: "the Atom feed")
+        try add(AtomFeed.path, atom.finish(), .atom, page: nil)
         var merchant = InputDigest("merchant")
         merchant.add([base, config.title, config.tagline, config.currency.code, catalogDigest])
         merchant.add(config.precompress)  // whether a .gz stands beside it
-        try add(MerchantFeed.path, merchant.finish(), .merchant, page: nil, from: "the Merchant Center feed")
+        try add(MerchantFeed.path, merchant.finish(), .merchant, page: nil)
         var search = InputDigest("search")
         search.add([config.currency.code, config.locale, catalogDigest])
         search.add(config.precompress)  // whether a .gz stands beside it
-        try add(SearchIndex.path, search.finish(), .search, page: nil, from: "the search index")
+        try add(SearchIndex.path, search.finish(), .search, page: nil)
 
-        try add(OutputTree.markerName, "marker-1", .marker, page: nil, from: "ishop")
+        try add(OutputTree.markerName, "marker-1", .marker, page: nil)
         // public/.gitkeep is tracked by git in the shop's repository: carry it over.
-        if hasGitKeep { try add(".gitkeep", "gitkeep", .gitKeep, page: nil, from: "ishop") }
-        owners[BuildManifest.fileName] = "ishop"
+        if hasGitKeep { try add(".gitkeep", "gitkeep", .gitKeep, page: nil) }
         // Content-addressed: the name is the digest.
         for (path, source) in imageFiles.sorted(by: { $0.key < $1.key }) {
-            try add(path, "image:" + path, .imageFile(source: source), page: nil, from: "the image stage")
+            try add(path, "image:" + path, .imageFile(source: source), page: nil)
         }
 
         for (relative, source) in theme.staticFiles.sorted(by: { $0.key < $1.key }) {
             let target = assets.fingerprinted[relative]?.path ?? relative
             // "x.js.gz" beside an output "x.js" would fight the .gz the build writes for it.
-            if owners[target] != nil || (target.hasSuffix(".gz") && owners[String(target.dropLast(3))] != nil) {
+            if isTaken(target) || (target.hasSuffix(".gz") && isTaken(String(target.dropLast(3)))) {
                 throw BuildError(.plan, file: source, """
                     would replace /\(target), which the build writes itself; remove or rename the static file
                     """)
@@ -207,35 +219,79 @@ struct SitePlan {
             } else {
                 throw BuildError(.theme, file: source, "cannot be read")
             }
-            try add(target, digest.finish(), .staticFile(source: source, relative: relative), page: nil, from: source)
+            try add(target, digest.finish(), .staticFile(source: source, relative: relative), page: nil)
         }
     }
 
-    /// Each product's digest, worked out on every core (a no-op build is mostly this and the catalog read).
-    /// A product's pictures are part of it: a set made anew (a changed source) renders its pages again.
-    static func digests(of products: [Product], imageKeys: [String: String]) -> [String] {
-        let output = WorkerSlots(count: products.count, repeating: "")
+    /// A product's digest and its page's output, worked out on a worker.
+    struct ProductOutput {
+        var productDigest = ""
+        var pageDigest = ""
+        /// Relative output path ("products/<handle>/index.html") and the page's address.
+        var file = ""
+        var page = ""
+    }
+
+    /// Each product's digest and its page's, on every core (a no-op build is mostly this and the
+    /// catalog read). A product's pictures are part of its digest: a set made anew (a changed
+    /// source) renders its pages again. `pageDigest` makes the page's from the product's.
+    static func productOutputs(
+        of products: [Product], imageKeys: [String: String], pageDigest: (Product, String) -> String
+    ) -> [ProductOutput] {
+        let output = WorkerSlots(count: products.count, repeating: ProductOutput())
         let chunk = 256
-        DispatchQueue.concurrentPerform(iterations: (products.count + chunk - 1) / chunk) { part in
-            for index in (part * chunk)..<min(products.count, (part + 1) * chunk) {
-                var digest = InputDigest("product")
-                digest.add(products[index])
-                for image in products[index].images { digest.add(imageKeys[image.src] ?? "-") }
-                output.slots[index] = digest.finish()
+        withoutActuallyEscaping(pageDigest) { pageDigest in
+            let work = UncheckedBox(pageDigest)
+            DispatchQueue.concurrentPerform(iterations: (products.count + chunk - 1) / chunk) { part in
+                for index in (part * chunk)..<min(products.count, (part + 1) * chunk) {
+                    var digest = InputDigest("product")
+                    digest.add(products[index])
+                    for image in products[index].images { digest.add(imageKeys[image.src] ?? "-") }
+                    let productDigest = digest.finish()
+                    let page = PageModels.productPath(products[index])
+                    output.slots[index] = ProductOutput(
+                        productDigest: productDigest, pageDigest: work.value(products[index], productDigest),
+                        file: String(page.dropFirst()) + "index.html", page: page)
+                }
             }
         }
         return output.array
     }
 
-    private mutating func add(_ path: String, _ digest: String, _ work: OutputWork, page: String?, from owner: String) throws {
+    /// The path is the manifest's, or an output's already.
+    private func isTaken(_ path: String) -> Bool {
+        path == BuildManifest.fileName || digests[path] != nil
+    }
+
+    /// Who writes an output, as errors name it.
+    private func owner(of work: OutputWork) -> String {
+        switch work {
+        case .home: "the home page"
+        case .product(let index): "product \(handles[index])"
+        case .listing(let index, _): "collection \(slugs[index])"
+        case .collectionsIndex: "the collections index"
+        case .content(let index): contentFiles[index]
+        case .notFound: "the 404 page"
+        case .sitemap: "the sitemap"
+        case .robots: "robots.txt"
+        case .atom: "the Atom feed"
+        case .merchant: "the Merchant Center feed"
+        case .search: "the search index"
+        case .staticFile(let source, _): source
+        case .imageFile: "the image stage"
+        case .marker, .gitKeep: "ishop"
+        }
+    }
+
+    private mutating func add(_ path: String, _ digest: String, _ work: OutputWork, page: String?) throws {
         // The manifest has one output per line: a path cannot hold a line break (nor start blank).
         if path.utf8.contains(where: { $0 < 0x20 }) {
-            throw BuildError(.plan, file: owner, "the output path \"\(path.prefix(80))\" holds a control character")
+            throw BuildError(.plan, file: owner(of: work), "the output path \"\(path.prefix(80))\" holds a control character")
         }
-        if let other = owners[path] {
-            throw BuildError(.plan, file: owner, "would be written to /\(path), which \(other) writes too; rename one of them")
+        if isTaken(path) {
+            let other = path == BuildManifest.fileName ? "ishop" : outputs.first { $0.path == path }.map { owner(of: $0.work) } ?? "ishop"
+            throw BuildError(.plan, file: owner(of: work), "would be written to /\(path), which \(other) writes too; rename one of them")
         }
-        owners[path] = owner
         outputs.append(PlannedOutput(path: path, digest: digest, work: work))
         digests[path] = digest
         if let page { indexable.append(page) }

@@ -1,3 +1,4 @@
+import CSystemCalls
 import CZlib
 import Foundation
 
@@ -14,11 +15,17 @@ final class StreamingFile {
     private var compressedOut = [UInt8](repeating: 0, count: 1 << 16)
     private(set) var bytes = 0
     private(set) var compressedBytes = 0
+    /// Where the next byte appended will stand in the file.
+    var offset: Int { bytes + buffer.count }
     private var finished = false
+    /// Each chunk's writeback starts as it is written (OutputTree.Writer.startWriteback), so the
+    /// sync before publishing finds little left to wait for.
+    private let startWriteback: Bool
     static let flushSize = 1 << 18
 
-    init(path: String, compress: Bool) throws {
+    init(path: String, compress: Bool, startWriteback: Bool = false) throws {
         self.path = path
+        self.startWriteback = startWriteback
         unlink(path)
         descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw BuildError(.write, file: path, "cannot be created: \(String(cString: strerror(errno)))") }
@@ -74,6 +81,7 @@ final class StreamingFile {
         try Task.checkCancellation()
         try buffer.withUnsafeBytes { chunk in
             try Self.writeAll(descriptor, chunk, path: path)
+            if startWriteback { ishop_start_writeback(descriptor) }
             guard gzipDescriptor >= 0 else { return }
             stream.next_in = UnsafeMutablePointer(mutating: chunk.baseAddress?.assumingMemoryBound(to: Bytef.self))
             stream.avail_in = uInt(chunk.count)
@@ -88,6 +96,7 @@ final class StreamingFile {
                 try compressedOut.withUnsafeBytes { try Self.writeAll(gzipDescriptor, UnsafeRawBufferPointer(rebasing: $0[..<produced]), path: path + ".gz") }
                 compressedBytes += produced
             } while stream.avail_out == 0 || (final && stream.avail_in > 0)
+            if startWriteback { ishop_start_writeback(gzipDescriptor) }
         }
         bytes += buffer.count
         buffer.removeAll(keepingCapacity: true)

@@ -127,6 +127,7 @@ struct ScriptSafeJSON {
     }
 
     var text: String { String(decoding: bytes, as: UTF8.self) }
+    var utf8: [UInt8] { bytes }
 
     /// JSON punctuation and keys that ishop writes itself.
     mutating func raw(_ text: String) {

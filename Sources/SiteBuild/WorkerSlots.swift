@@ -17,3 +17,10 @@ final class WorkerSlots<Element>: @unchecked Sendable {
 
     var array: [Element] { Array(slots) }
 }
+
+/// A value handed to concurrent workers that only read it (a closure over the build's immutable
+/// models): Swift cannot see that they never change it.
+struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

@@ -85,6 +85,79 @@ struct IncrementalBuildTests {
         #expect(shop.page("products/fig-bowl-print/index.html")?.contains("€25.00") == false)
     }
 
+    @Test("The feeds that list every product take the unchanged products' pieces from the live copies, and come out as a build from scratch makes them")
+    func feedPiecesReused() async throws {
+        let shop = try await ExampleShop.make()
+        defer { shop.remove() }
+        _ = try await shop.buildOnFixedDate()
+        let feeds = ["merchant-feed.xml", "search-index.json"]
+        let indexes = try FileManager.default.contentsOfDirectory(atPath: shop.config.resolve(SiteBuilder.feedIndexFolder))
+        for feed in feeds { #expect(indexes.contains { $0.hasPrefix(feed + ".") && $0.hasSuffix(".index") }, "\(feed) has an index") }
+
+        var catalog = try await shop.store.catalog(includeUnpublished: false)
+        var fig = try #require(catalog.first { $0.handle == "fig-bowl-print" })
+        let other = try #require(catalog.first { product in
+            product.handle != fig.handle && product.vendor.count >= 4 && !product.vendor.contains { "<>&\"'".contains($0) }
+        })
+        func changePrice(to cents: Int) async throws {
+            fig.variants[0].priceCents = cents
+            _ = try await shop.store.upsert([fig])
+            catalog = try await shop.store.catalog(includeUnpublished: false)
+        }
+
+        // A rebuild makes the same bytes as a build from scratch into a folder of its own.
+        try await changePrice(to: 2500)
+        let report = try await shop.buildOnFixedDate()
+        #expect(Set(feeds).isSubset(of: Set(report.rendered)))
+        let fresh = "\(shop.site)/fresh"
+        _ = try await shop.buildOnFixedDate(into: fresh)
+        for feed in feeds {
+            #expect(readText("\(shop.output)/\(feed)") == readText("\(fresh)/\(feed)"), "\(feed) as from scratch")
+        }
+        #expect(shop.page("merchant-feed.xml")?.contains("25.00 EUR") == true)
+
+        // Proof that pieces are taken, not made: a product that did not change keeps what the live
+        // file says of it (same length), while the product that changed is made anew.
+        let vendor = other.vendor
+        let marked = String(repeating: "Z", count: vendor.utf8.count)
+        func tamper(_ feed: String, _ original: String, _ replacement: String) throws {
+            let path = "\(shop.output)/\(feed)"
+            let text = try #require(readText(path))
+            #expect(text.contains(original))
+            unlink(path)  // a new file: the spare may share the old one's inode
+            try Data(text.replacingOccurrences(of: original, with: replacement).utf8).write(to: URL(fileURLWithPath: path))
+        }
+        try tamper("merchant-feed.xml", "<g:brand>\(vendor)</g:brand>", "<g:brand>\(marked)</g:brand>")
+        try await changePrice(to: 2600)
+        _ = try await shop.buildOnFixedDate()
+        #expect(shop.page("merchant-feed.xml")?.contains("<g:brand>\(marked)</g:brand>") == true, "unchanged items come from the live file")
+        #expect(shop.page("merchant-feed.xml")?.contains("26.00 EUR") == true)
+        #expect(shop.page("merchant-feed.xml")?.contains("25.00 EUR") == false)
+
+        // A live file that is not what its index says (another length) is not used: all is made again.
+        try tamper("merchant-feed.xml", "<g:brand>\(marked)</g:brand>", "<g:brand>\(marked)!</g:brand>")
+        try await changePrice(to: 2700)
+        _ = try await shop.buildOnFixedDate()
+        #expect(shop.page("merchant-feed.xml")?.contains(marked) == false)
+        #expect(shop.page("merchant-feed.xml")?.contains("27.00 EUR") == true)
+        _ = try await shop.buildOnFixedDate(into: fresh)
+        for feed in feeds {
+            #expect(readText("\(shop.output)/\(feed)") == readText("\(fresh)/\(feed)"), "\(feed) as from scratch")
+        }
+
+        // A damaged index is not used either.
+        let folder = shop.config.resolve(SiteBuilder.feedIndexFolder)
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder) {
+            try Data("ishop-feed-fragments 1\nnonsense\n".utf8).write(to: URL(fileURLWithPath: "\(folder)/\(name)"))
+        }
+        try await changePrice(to: 2800)
+        _ = try await shop.buildOnFixedDate()
+        _ = try await shop.buildOnFixedDate(into: fresh)
+        for feed in feeds {
+            #expect(readText("\(shop.output)/\(feed)") == readText("\(fresh)/\(feed)"), "\(feed) as from scratch")
+        }
+    }
+
     @Test("An unpublished product's page is gone; a template change renders every page again, not the feeds")
     func removalsAndTemplates() async throws {
         let shop = try await ExampleShop.make()

@@ -10,12 +10,12 @@ let fixedBuildDate = Date(timeIntervalSince1970: 1_700_000_000)
 
 extension ExampleShop {
     /// A build dated `fixedBuildDate`, with a sitemap limit when given.
-    func buildOnFixedDate(sitemapLimit: Int? = nil, jobs: Int? = nil) async throws -> SiteBuilder.Report {
+    func buildOnFixedDate(sitemapLimit: Int? = nil, jobs: Int? = nil, into folder: String? = nil) async throws -> SiteBuilder.Report {
         var builder = SiteBuilder(config: config, store: store)
         builder.buildDate = fixedBuildDate
         if let sitemapLimit { builder.sitemapLimit = sitemapLimit }
         if let jobs { builder.jobs = jobs }
-        return try await builder.build(outputDirectory: output)
+        return try await builder.build(outputDirectory: folder ?? output)
     }
 }
 
