@@ -123,7 +123,7 @@ let package = Package(
         .executableTarget(
             name: "ishop",
             dependencies: [
-                "ShopCore", "ShopStore", "ShopImport", "SiteBuild", "ShopRuntime", "ShopImages",
+                "ShopCore", "ShopStore", "ShopImport", "SiteBuild", "ShopRuntime", "ShopImages", "CSystemCalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

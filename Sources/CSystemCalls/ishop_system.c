@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <unistd.h>
 
 int ishop_exchange_paths(const char *first, const char *second) {
@@ -29,4 +30,58 @@ void ishop_start_writeback(int fd) {
     /* Asynchronous: queues the file's dirty pages for writing and returns. Errors are left to
        the syncfs before publishing, which reports them. */
     (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
+static int write_all(int out, const char *bytes, size_t count) {
+    while (count > 0) {
+        ssize_t written = write(out, bytes, count);
+        if (written < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        bytes += written;
+        count -= (size_t)written;
+    }
+    return 0;
+}
+
+int ishop_copy_range(int in, long long offset, int out, long long length) {
+    off_t from = (off_t)offset;
+    while (length > 0) {
+        ssize_t copied = copy_file_range(in, &from, out, NULL, (size_t)length, 0);
+        if (copied > 0) {
+            length -= copied;
+            continue;
+        }
+        if (copied == 0) {
+            errno = EIO;
+            return -1;
+        }
+        if (errno == EINTR) continue;
+        if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP) return -1;
+        break;  /* not between these files: copy through a buffer */
+    }
+    char buffer[1 << 16];
+    while (length > 0) {
+        size_t want = length < (long long)sizeof buffer ? (size_t)length : sizeof buffer;
+        ssize_t got = pread(in, buffer, want, from);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (got == 0) {
+            errno = EIO;
+            return -1;
+        }
+        if (write_all(out, buffer, (size_t)got) != 0) return -1;
+        from += got;
+        length -= got;
+    }
+    return 0;
+}
+
+void ishop_keep_freed_memory(void) {
+    (void)mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    (void)mallopt(M_TOP_PAD, 64 << 20);
+    (void)mallopt(M_MMAP_THRESHOLD, 64 << 20);
 }

@@ -12,13 +12,24 @@ import Foundation
 /// build would make. An index is trusted only for the live file it names (same digest in the live
 /// manifest, same size on disk) and the same frame (settings the pieces depend on, the ishop
 /// format); otherwise every piece is made again, which is only slower.
-struct FeedFragments: Sendable {
-    /// The live feed's bytes, read once.
-    private let bytes: [UInt8]
-    /// Product digest -> where its piece lies in `bytes`.
-    private let ranges: [String: Range<Int>]
+final class FeedFragments: Sendable {
+    /// The live feed, open for reading: pieces are copied from it (StreamingFile.copy).
+    let descriptor: Int32
+    /// The live feed's bytes, when loaded with `inMemory` (pieces appended to a buffer).
+    private let bytes: [UInt8]?
+    /// Each piece's product digest and where it lies in the live feed, in the live feed's order
+    /// (the catalog's, which rarely changes: a product is looked for at its own position first).
+    private let entries: [Entry]
+    /// The first 16 hex digits of each digest -> its entry, for products that moved: hashing an
+    /// integer rather than 64 characters, and the entry's whole digest is compared before use.
+    private let byPrefix: [UInt64: Int]
 
-    var count: Int { ranges.count }
+    struct Entry {
+        let key: String
+        let range: Range<Int>
+    }
+
+    var count: Int { entries.count }
 
     static let header = "ishop-feed-fragments 1"
 
@@ -29,42 +40,114 @@ struct FeedFragments: Sendable {
 
     /// The pieces of the live copy of `feedPath` under `publishPath`, whose digest the live
     /// manifest gives as `liveDigest`; nil when there is no index that can be trusted for it.
-    static func load(folder: String, feedPath: String, publishPath: String, liveDigest: String?, frame: String) -> FeedFragments? {
-        guard let liveDigest, let index = readAll(indexPath(folder: folder, feedPath: feedPath, digest: liveDigest)),
-              let feed = readAll("\(publishPath)/\(feedPath)")
-        else { return nil }
-        return FeedFragments(index: index, feed: feed, digest: liveDigest, frame: frame)
+    /// `inMemory`: the file is read whole, for `append`; otherwise pieces are copied by range.
+    static func load(
+        folder: String, feedPath: String, publishPath: String, liveDigest: String?, frame: String, inMemory: Bool
+    ) -> FeedFragments? {
+        guard let liveDigest, let index = readAll(indexPath(folder: folder, feedPath: feedPath, digest: liveDigest)) else { return nil }
+        let descriptor = open("\(publishPath)/\(feedPath)", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+            close(descriptor)
+            return nil
+        }
+        var bytes: [UInt8]?
+        if inMemory {
+            bytes = readAll(descriptor: descriptor, size: Int(status.st_size))
+            guard bytes != nil else {
+                close(descriptor)
+                return nil
+            }
+        }
+        guard let entries = parse(index: index, size: Int(status.st_size), digest: liveDigest, frame: frame) else {
+            close(descriptor)
+            return nil
+        }
+        return FeedFragments(descriptor: descriptor, bytes: bytes, entries: entries)
+    }
+
+    private init(descriptor: Int32, bytes: [UInt8]?, entries: [Entry]) {
+        self.descriptor = descriptor
+        self.bytes = bytes
+        self.entries = entries
+        var byPrefix: [UInt64: Int] = [:]
+        byPrefix.reserveCapacity(entries.count)
+        for (position, entry) in entries.enumerated() {
+            if let prefix = Self.prefix(entry.key), byPrefix[prefix] == nil { byPrefix[prefix] = position }
+        }
+        self.byPrefix = byPrefix
+    }
+
+    deinit {
+        close(descriptor)
     }
 
     /// Parses an index written by `FragmentRecorder.save`; nil when it is not one, or not for this
-    /// feed, frame and size.
-    init?(index: [UInt8], feed: [UInt8], digest: String, frame: String) {
-        var lines = index.split(separator: 0x0A, omittingEmptySubsequences: false)[...]
-        guard let first = lines.popFirst(), String(decoding: first, as: UTF8.self) == Self.header,
-              let second = lines.popFirst(),
-              String(decoding: second, as: UTF8.self) == "\(digest) \(frame) \(feed.count)"
-        else { return nil }
-        var ranges: [String: Range<Int>] = [:]
-        ranges.reserveCapacity(lines.count)
-        for line in lines where !line.isEmpty {
-            let fields = line.split(separator: 0x20)
-            guard fields.count == 3, let offset = Self.number(fields[1]), let length = Self.number(fields[2]),
-                  length > 0, offset <= feed.count - length
+    /// feed, frame and size. Lines are found with memchr (the generic `split` cost more than the rest).
+    static func parse(index: [UInt8], size: Int, digest: String, frame: String) -> [Entry]? {
+        index.withUnsafeBufferPointer { buffer -> [Entry]? in
+            guard let base = buffer.baseAddress else { return nil }
+            let end = buffer.count
+            func find(_ byte: Int32, from start: Int, to stop: Int) -> Int? {
+                guard start < stop, let found = memchr(base + start, byte, stop - start) else { return nil }
+                return UnsafeRawPointer(found) - UnsafeRawPointer(base)
+            }
+            func text(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: buffer[range]), as: UTF8.self) }
+            guard let first = find(0x0A, from: 0, to: end), text(0..<first) == header,
+                  let second = find(0x0A, from: first + 1, to: end), text((first + 1)..<second) == "\(digest) \(frame) \(size)"
             else { return nil }
-            ranges[String(decoding: fields[0], as: UTF8.self)] = offset..<(offset + length)
+            var entries: [Entry] = []
+            entries.reserveCapacity(end / 90)
+            var start = second + 1
+            while start < end {
+                guard let stop = find(0x0A, from: start, to: end),
+                      let space = find(0x20, from: start, to: stop), let next = find(0x20, from: space + 1, to: stop),
+                      let offset = number(buffer[(space + 1)..<next]), let length = number(buffer[(next + 1)..<stop]),
+                      length > 0, offset <= size - length
+                else { return nil }
+                entries.append(Entry(key: text(start..<space), range: offset..<(offset + length)))
+                start = stop + 1
+            }
+            return entries
         }
-        bytes = feed
-        self.ranges = ranges
     }
 
-    /// Appends the piece of the product whose digest is `key` to `out`; false when there is none.
-    func append(_ key: String, to out: inout [UInt8]) -> Bool {
-        guard let range = ranges[key] else { return false }
+    /// Where the piece of the product whose digest is `key` lies in the live feed. `position`:
+    /// the product's place in the catalog, where it stood in the last build too unless products
+    /// were added or removed before it.
+    func range(of key: String, at position: Int) -> Range<Int>? {
+        if position < entries.count, entries[position].key == key { return entries[position].range }
+        guard let prefix = Self.prefix(key), let found = byPrefix[prefix], entries[found].key == key else { return nil }
+        return entries[found].range
+    }
+
+    /// Appends the piece of the product whose digest is `key` (at `position` in the catalog) to
+    /// `out`, for a feed loaded `inMemory`; false when there is none.
+    func append(_ key: String, at position: Int, to out: inout [UInt8]) -> Bool {
+        guard let bytes, let range = range(of: key, at: position) else { return false }
         out.append(contentsOf: bytes[range])
         return true
     }
 
-    private static func number(_ digits: ArraySlice<UInt8>) -> Int? {
+    /// The value of a digest's first 16 hex digits.
+    private static func prefix(_ key: String) -> UInt64? {
+        var value: UInt64 = 0
+        var digits = 0
+        for byte in key.utf8.prefix(16) {
+            let digit: UInt8
+            switch byte {
+            case 0x30...0x39: digit = byte - 0x30
+            case 0x61...0x66: digit = byte - 0x61 + 10
+            default: return nil
+            }
+            value = value << 4 | UInt64(digit)
+            digits += 1
+        }
+        return digits == 16 ? value : nil
+    }
+
+    private static func number(_ digits: Slice<UnsafeBufferPointer<UInt8>>) -> Int? {
         guard !digits.isEmpty, digits.count <= 15 else { return nil }
         var value = 0
         for digit in digits {
@@ -81,12 +164,15 @@ struct FeedFragments: Sendable {
         defer { close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
-        let size = Int(status.st_size)
+        return readAll(descriptor: descriptor, size: Int(status.st_size))
+    }
+
+    private static func readAll(descriptor: Int32, size: Int) -> [UInt8]? {
         var bytes = [UInt8](repeating: 0, count: size)
         var offset = 0
         let complete = bytes.withUnsafeMutableBytes { buffer -> Bool in
             while offset < size {
-                let got = read(descriptor, buffer.baseAddress! + offset, size - offset)
+                let got = pread(descriptor, buffer.baseAddress! + offset, size - offset, off_t(offset))
                 if got < 0 && errno == EINTR { continue }
                 guard got > 0 else { return false }
                 offset += got
@@ -109,8 +195,30 @@ struct FragmentRecorder {
 
     mutating func record(key: String, offset: Int, length: Int) {
         guard length > 0 else { return }
-        lines.append(contentsOf: "\(key) \(offset) \(length)\n".utf8)
+        // By hand: string interpolation per product was most of recording.
+        lines.append(contentsOf: key.utf8)
+        lines.append(0x20)
+        appendDigits(offset)
+        lines.append(0x20)
+        appendDigits(length)
+        lines.append(0x0A)
         pieces += 1
+    }
+
+    private mutating func appendDigits(_ number: Int) {
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var rest = max(0, number)
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[19 - count] = UInt8(0x30 + rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+            lines.append(contentsOf: buffer[(20 - count)...])
+        }
     }
 
     /// Indexes kept per feed: this build's and the live site's, and as many again for a second

@@ -31,32 +31,48 @@ enum MerchantFeed {
         var recorder = FragmentRecorder(expected: keys == nil ? 0 : products.count)
         let chunk = 128
         let window = chunk * max(1, workers) * 2
-        let lengths = WorkerSlots<Int>(count: products.count, repeating: 0)
         for start in stride(from: 0, to: products.count, by: window) {
             let end = min(start + window, products.count)
-            let parts = WorkerSlots<[UInt8]>(count: (end - start + chunk - 1) / chunk, repeating: [])
-            DispatchQueue.concurrentPerform(iterations: parts.count) { part in
-                var out: [UInt8] = []
-                out.reserveCapacity(chunk * 3072)
-                for index in (start + part * chunk)..<min(end, start + (part + 1) * chunk) where products[index].published {
-                    let before = out.count
-                    if let keys, let reuse, reuse.append(keys[index], to: &out) {
-                        // Its items as the live feed has them: the same bytes this would make.
+            // The products whose items the live feed does not have are made, on every core.
+            var found: [Range<Int>?] = Array(repeating: nil, count: end - start)
+            if let keys, let reuse {
+                for index in start..<end { found[index - start] = reuse.range(of: keys[index], at: index) }
+            }
+            let missing = (start..<end).filter { products[$0].published && found[$0 - start] == nil }
+            let made = WorkerSlots<[UInt8]>(count: missing.count, repeating: [])
+            DispatchQueue.concurrentPerform(iterations: (missing.count + chunk - 1) / chunk) { part in
+                for slot in (part * chunk)..<min(missing.count, (part + 1) * chunk) {
+                    var out: [UInt8] = []
+                    out.reserveCapacity(3072)
+                    items(of: products[missing[slot]], currency: config.currency, urls: urls, imageURLs: imageURLs, into: &out)
+                    made.slots[slot] = out
+                }
+            }
+            // Then everything in catalog order. Pieces that lie one after another in the live feed
+            // (every unchanged product between two changed ones) are copied as one range.
+            var run: Range<Int>?
+            func copyRun() throws {
+                if let pending = run, let reuse { try xml.copy(from: reuse.descriptor, range: pending) }
+                run = nil
+            }
+            var slot = 0
+            for index in start..<end where products[index].published {
+                if slot < missing.count, missing[slot] == index {
+                    try copyRun()
+                    if let keys { recorder.record(key: keys[index], offset: xml.offset, length: made.slots[slot].count) }
+                    try xml.append(bytes: made.slots[slot])
+                    slot += 1
+                } else if let keys, let piece = found[index - start] {
+                    if let pending = run, pending.upperBound == piece.lowerBound {
+                        run = pending.lowerBound..<piece.upperBound
                     } else {
-                        items(of: products[index], currency: config.currency, urls: urls, imageURLs: imageURLs, into: &out)
+                        try copyRun()
+                        run = piece
                     }
-                    lengths.slots[index] = out.count - before
-                }
-                parts.slots[part] = out
-            }
-            if let keys {
-                var offset = xml.offset
-                for index in start..<end {
-                    recorder.record(key: keys[index], offset: offset, length: lengths.slots[index])
-                    offset += lengths.slots[index]
+                    recorder.record(key: keys[index], offset: xml.offset + (run?.count ?? 0) - piece.count, length: piece.count)
                 }
             }
-            for part in 0..<parts.count { try xml.append(bytes: parts.slots[part]) }
+            try copyRun()
         }
         try xml.append("</channel>\n</rss>\n")
         return recorder

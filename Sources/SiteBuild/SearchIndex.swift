@@ -27,7 +27,7 @@ enum SearchIndex {
         for (index, product) in products.enumerated() {
             if index > 0 { out.append(0x2C) }  // ,
             let start = out.count
-            if let keys, let reuse, reuse.append(keys[index], to: &out) {
+            if let keys, let reuse, reuse.append(keys[index], at: index, to: &out) {
                 // The entry as the live index has it: the same bytes this would make.
             } else {
                 out.append(contentsOf: entry(product, prices: prices))

@@ -10,7 +10,11 @@ let fixedBuildDate = Date(timeIntervalSince1970: 1_700_000_000)
 
 extension ExampleShop {
     /// A build dated `fixedBuildDate`, with a sitemap limit when given.
-    func buildOnFixedDate(sitemapLimit: Int? = nil, jobs: Int? = nil, into folder: String? = nil) async throws -> SiteBuilder.Report {
+    func buildOnFixedDate(
+        sitemapLimit: Int? = nil, jobs: Int? = nil, into folder: String? = nil, precompress: Bool? = nil
+    ) async throws -> SiteBuilder.Report {
+        var config = config
+        if let precompress { config.precompress = precompress }
         var builder = SiteBuilder(config: config, store: store)
         builder.buildDate = fixedBuildDate
         if let sitemapLimit { builder.sitemapLimit = sitemapLimit }

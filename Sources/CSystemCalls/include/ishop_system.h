@@ -15,4 +15,16 @@ int ishop_sync_filesystem(const char *path);
    publishing has little left to wait for. */
 void ishop_start_writeback(int fd);
 
+/* Appends `length` bytes of `in`, from `offset`, to `out` at its file offset (which advances),
+   inside the kernel where it can (Linux copy_file_range): a feed rebuilt around one changed
+   product copies the rest of the live file without bringing 30 MB through the process. Falls
+   back to pread and write where the file systems cannot. Returns 0, or -1 with errno set (EIO
+   when `in` ends before `offset + length`). */
+int ishop_copy_range(int in, long long offset, int out, long long length);
+
+/* glibc malloc tuning for a short batch process (mallopt, which Swift's Glibc module does not
+   import): freed memory is kept for reuse rather than trimmed back to the kernel, and blocks up
+   to 64 MiB come from the heap rather than from a fresh mapping each time. */
+void ishop_keep_freed_memory(void);
+
 #endif
