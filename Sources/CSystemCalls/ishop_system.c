@@ -26,6 +26,16 @@ int ishop_sync_filesystem(const char *path) {
     return result;
 }
 
+int ishop_sync_file(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int result = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return result;
+}
+
 void ishop_start_writeback(int fd) {
     /* Asynchronous: queues the file's dirty pages for writing and returns. Errors are left to
        the syncfs before publishing, which reports them. */

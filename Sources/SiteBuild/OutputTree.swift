@@ -49,6 +49,17 @@ final class OutputTree {
     private var pending: Set<String> = []
     private var createdDirectories: Set<String> = []
     private let lockDescriptor: Int32
+    /// Relative paths of the files this build wrote or linked in (with their .gz), while they are
+    /// few: publishing then syncs just those (and their folders) rather than the whole file
+    /// system, whose other dirty data (a database, logs, another tree) is no business of a
+    /// one-product rebuild. nil once there are too many: a full build syncs the file system.
+    private var filesToSync: [String]? = []
+    /// Relative folders ("" for the root) whose entries changed other than by a file written:
+    /// links from the live tree, removals. Synced with the files when those are few.
+    private var changedFolders: Set<String> = []
+    /// Old files moved aside in the spare, deleted by a worker and before the spare is published.
+    private var movedAside: [String] = []
+    static let filesSyncedOneByOne = 256
 
     static func sparePath(for publishPath: String) -> String {
         let url = URL(fileURLWithPath: publishPath)
@@ -130,6 +141,13 @@ final class OutputTree {
 
     // MARK: Outputs
 
+    private func needsSync(_ relativePath: String, compressed: Bool = false) {
+        guard filesToSync != nil else { return }
+        filesToSync?.append(relativePath)
+        if compressed { filesToSync?.append(relativePath + ".gz") }
+        if filesToSync!.count > Self.filesSyncedOneByOne { filesToSync = nil }
+    }
+
     private func plan(_ relativePath: String, _ digest: String) {
         if planned.updateValue(digest, forKey: relativePath) == nil { plannedOrder.append(relativePath) }
     }
@@ -150,6 +168,7 @@ final class OutputTree {
             try ensureDirectory("\(stagingPath)/\(relativePath[..<slash])")
         }
         guard Glibc.link(old, new) == 0 else { return false }
+        changedFolders.insert(Self.folder(of: relativePath))
         if access(old + ".gz", F_OK) == 0, Glibc.link(old + ".gz", new + ".gz") != 0 {
             // A page without its .gz would make Nginx serve a stale one: render it instead.
             unlink(new)
@@ -176,6 +195,7 @@ final class OutputTree {
         plan(relativePath, digest)
         try removeFromSpare(relativePath)
         try writeFile(relativePath, bytes: bytes)
+        needsSync(relativePath, compressed: compressed != nil)
         filesWritten += 1
         bytesWritten += bytes.count
         if let compressed {
@@ -217,6 +237,7 @@ final class OutputTree {
         }
         var status = stat()
         if stat(target, &status) == 0 { bytesWritten += Int(status.st_size) }
+        needsSync(relativePath)  // a file of the image cache may be as new as this build
         filesWritten += 1
         contents[relativePath] = digest
     }
@@ -237,6 +258,7 @@ final class OutputTree {
         for file in [path + ".gz", path] where unlink(file) != 0 && errno != ENOENT {
             throw BuildError(.write, file: file, "cannot be replaced: \(String(cString: strerror(errno)))")
         }
+        changedFolders.insert(Self.folder(of: relativePath))
         contents.removeValue(forKey: relativePath)
     }
 
@@ -326,8 +348,43 @@ final class OutputTree {
         pending.insert(relativePath)
     }
 
+    /// `prepare` for a large output whose old file is dealt with by the worker that writes the
+    /// new one: the old file and its .gz are only renamed here (`filesMovedAside`, the file
+    /// itself last). Deleting a 30 MB file (the Merchant Center feed) cost the kernel 30 ms on
+    /// the thread that renders pages; the worker rewrites it in place instead (StreamingFile).
+    func prepareMovingAside(_ relativePath: String, digest: String) throws {
+        plan(relativePath, digest)
+        pending.insert(relativePath)
+        guard contents[relativePath] != nil else { return }
+        let path = "\(stagingPath)/\(relativePath)"
+        for file in [path + ".gz", path] {
+            let aside = "\(stagingPath)/\(Self.asidePrefix)\(movedAside.count)"
+            if rename(file, aside) == 0 {
+                movedAside.append(aside)
+                if file == path { oldFiles[relativePath] = aside }
+            } else if errno != ENOENT {
+                throw BuildError(.write, file: file, "cannot be replaced: \(String(cString: strerror(errno)))")
+            }
+        }
+        contents.removeValue(forKey: relativePath)
+        changedFolders.insert(Self.folder(of: relativePath))
+    }
+
+    /// Files moved aside by `prepareMovingAside`, for a worker to reuse or delete.
+    var filesMovedAside: [String] { movedAside }
+    /// Output path -> where its old file was moved aside (not its .gz).
+    private(set) var oldFiles: [String: String] = [:]
+
+    /// Deletes files moved aside (on a worker, and again at the end of the build: by then it costs nothing).
+    static func discard(_ paths: [String]) {
+        for path in paths { unlink(path) }
+    }
+
+    static let asidePrefix = ".ishop-discard-"
+
     /// After a worker wrote `relativePath` (`bytes` in all, with its .gz if `compressed`).
     func recordWritten(_ relativePath: String, digest: String, bytes: Int, compressed: Bool) {
+        needsSync(relativePath, compressed: compressed)
         filesWritten += 1
         bytesWritten += bytes
         if compressed { compressedFilesWritten += 1 }
@@ -362,6 +419,7 @@ final class OutputTree {
 
     /// Removes what the plan does not have, records the manifest and swaps the spare in.
     func publish() throws {
+        Self.discard(movedAside)
         for relativePath in contents.keys where planned[relativePath] == nil {
             try removeFromSpare(relativePath)
             removeEmptyFolders(above: relativePath)
@@ -371,9 +429,7 @@ final class OutputTree {
         // On disk before the swap: after a power cut, the folder Nginx serves must not hold files
         // that were renamed into place before their bytes were written (ext4 allocates late).
         // A write error that only shows now (EIO, a full disk at write-back) fails the build.
-        if syncBeforePublish && ishop_sync_filesystem(stagingPath) != 0 {
-            throw BuildError(.publish, file: stagingPath, "cannot write the new site to disk: \(String(cString: strerror(errno)))")
-        }
+        if syncBeforePublish { try syncStaging() }
 
         var status = stat()
         if lstat(publishPath, &status) != 0 {
@@ -402,14 +458,49 @@ final class OutputTree {
         _ = rename(previous, stagingPath)
     }
 
+    /// Makes the spare durable: the few files this build wrote and every folder they (or files
+    /// linked, moved or removed) are in, one by one; or, after a larger build, the whole file
+    /// system at once (syncfs), which costs one call instead of thousands.
+    private func syncStaging() throws {
+        func fail(_ path: String) -> BuildError {
+            BuildError(.publish, file: path, "cannot write the new site to disk: \(String(cString: strerror(errno)))")
+        }
+        guard let files = filesToSync else {
+            if ishop_sync_filesystem(stagingPath) != 0 { throw fail(stagingPath) }
+            return
+        }
+        var folders = changedFolders  // links from the live tree and removals changed these
+        for relative in files + [BuildManifest.fileName] {
+            let path = "\(stagingPath)/\(relative)"
+            if ishop_sync_file(path) != 0 { throw fail(path) }
+            folders.insert(Self.folder(of: relative))
+        }
+        // A folder made in this build is an entry of the one above it: every folder up to the root.
+        for folder in folders {
+            var above = folder
+            while !above.isEmpty {
+                above = Self.folder(of: above)
+                folders.insert(above)
+            }
+        }
+        for folder in folders.sorted() {
+            let path = folder.isEmpty ? stagingPath : "\(stagingPath)/\(folder)"
+            if ishop_sync_file(path) != 0 && errno != ENOENT { throw fail(path) }  // gone: emptied and removed
+        }
+    }
+
     /// After a failed build: the live site was never touched; the spare's manifest is made to say
     /// what the spare now holds, so the next build can still start from it.
     func abandon() {
+        Self.discard(movedAside)
         for relativePath in pending {
             unlink("\(stagingPath)/\(relativePath)")
             unlink("\(stagingPath)/\(relativePath).gz")
         }
         pending.removeAll()
+        // What this build wrote may not be on disk yet, and the next build keeps whatever the
+        // spare's manifest vouches for without syncing it again: the file system first.
+        if syncBeforePublish { _ = ishop_sync_filesystem(stagingPath) }
         _ = try? writeManifest(BuildManifest(outputs: contents))
     }
 
@@ -445,6 +536,11 @@ final class OutputTree {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where name.hasPrefix(prefix) {
             removeTree("\(parent)/\(name)")
         }
+    }
+
+    /// The folder a relative path is in ("" for the root).
+    static func folder(of relativePath: String) -> String {
+        relativePath.lastIndex(of: "/").map { String(relativePath[..<$0]) } ?? ""
     }
 
     static func removeTree(_ path: String) {

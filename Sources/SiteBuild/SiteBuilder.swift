@@ -195,10 +195,16 @@ public struct SiteBuilder {
             // The feeds are large (the Merchant Center feed of 10,000 products is 30 MB) and need
             // nothing but the catalog: they render beside the pages, each on its own task, and
             // are written when the pages are done.
+            // The Merchant Center feed is written by its task straight into the tree, as it is made;
+            // that task deletes the old one too.
+            for planned in toRender where planned.path == MerchantFeed.path {
+                try tree.prepareMovingAside(planned.path, digest: planned.digest)
+            }
             let feedWork = FeedWork(products: products, config: config, urls: models.urls, prices: models.prices, day: day,
                                     indexable: plan.indexable, sitemapLimit: sitemapLimit, precompress: config.precompress,
                                     imageURLs: images.sets.compactMapValues { set in set.fallback.map { models.urls.page("/" + $0.file) } },
-                                    writer: tree.writer, workers: max(1, jobs),
+                                    writer: tree.writer, workers: max(1, jobs), discard: tree.filesMovedAside,
+                                    oldFeed: tree.oldFiles[MerchantFeed.path],
                                     pieces: FeedWork.Pieces(keys: plan.productDigests, folder: config.resolve(Self.feedIndexFolder),
                                                             publishPath: output, live: live?.outputs ?? [:], planned: plan.digests),
                                     logger: logger)
@@ -211,10 +217,6 @@ public struct SiteBuilder {
                 default: nil
                 }
             })
-            // The Merchant Center feed is written by its task straight into the tree, as it is made.
-            for planned in toRender where planned.path == MerchantFeed.path {
-                try tree.prepare(planned.path, digest: planned.digest)
-            }
             let feeds = Task { try await feedWork.render(feedKinds) }
             feedTask = feeds
 
@@ -629,6 +631,10 @@ struct FeedWork: Sendable {
     let writer: OutputTree.Writer
     /// Cores the Merchant Center feed's items are made on (`--jobs`).
     let workers: Int
+    /// The old feed and its .gz, moved aside in the spare: rewritten in place (`oldFeed`) or
+    /// deleted by the feed's task, off the page workers' way.
+    let discard: [String]
+    let oldFeed: String?
     let pieces: Pieces
     let logger: Logger
 
@@ -693,12 +699,14 @@ struct FeedWork: Sendable {
         case .atom:
             return inMemory(AtomFeed.path, AtomFeed.xml(products: products, config: config, urls: urls, updated: day.timestamp))
         case .merchant:
+            // The old feed (the spare's, moved aside) is rewritten in place; a .gz beside it goes.
+            OutputTree.discard(discard.filter { $0 != oldFeed })
             // 3 KB per product: streamed to its file, never held whole.
             let frame = MerchantFeed.frame(config: config, urls: urls)
             // 30 MB for 10,000 products: copied by range, never read into memory.
             let reuse = pieces.reusable(MerchantFeed.path, frame: frame, inMemory: false)
             let file = try StreamingFile(path: "\(writer.stagingPath)/\(MerchantFeed.path)", compress: precompress,
-                                         startWriteback: writer.startWriteback)
+                                         startWriteback: writer.startWriteback, oldFile: oldFeed)
             let recorder = try MerchantFeed.write(products: products, config: config, urls: urls, imageURLs: imageURLs, to: file,
                                                   workers: workers, keys: pieces.keys, reuse: reuse)
             let written = try file.finish()

@@ -152,6 +152,26 @@ struct IncrementalBuildTests {
             #expect(readText("\(shop.output)/\(feed)") == readText("\(fresh)/\(feed)"), "\(feed) as from scratch")
         }
 
+        // The old feed in the spare is rewritten in place when it is the spare's own file, never
+        // when it is a link to the live one: after a build that changed a template only (the
+        // feeds are linked from the live tree into the spare) and then a change of price, the
+        // site that was live is exactly as it was.
+        let template = try #require(readText("\(shop.site)/themes/default/layouts/product.mustache"))
+        try shop.write("layouts/product.mustache", template + "\n")
+        _ = try await build()
+        var linked = stat()
+        #expect(stat("\(shop.output)/merchant-feed.xml", &linked) == 0 && linked.st_nlink == 2, "the feed is shared with the spare")
+        let wasLive = try #require(readText("\(shop.output)/merchant-feed.xml"))
+        try await changePrice(to: 2750)
+        _ = try await build()
+        #expect(readText("\(shop.site)/.public.spare/merchant-feed.xml") == wasLive, "the previous site was not written into")
+        try await changePrice(to: 2760)
+        let wasLiveToo = try #require(readText("\(shop.output)/merchant-feed.xml"))
+        _ = try await build()  // now the spare's feed is its own file: rewritten in place
+        #expect(readText("\(shop.site)/.public.spare/merchant-feed.xml") == wasLiveToo)
+        #expect(shop.page("merchant-feed.xml")?.contains("27.60 EUR") == true)
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: shop.output)).contains { $0.hasPrefix(".ishop-discard-") })
+
         // A damaged index is not used either.
         let folder = shop.config.resolve(SiteBuilder.feedIndexFolder)
         for name in try FileManager.default.contentsOfDirectory(atPath: folder) {

@@ -10,6 +10,11 @@ int ishop_exchange_paths(const char *first, const char *second);
    instead of an fsync per file of a site of thousands. Returns 0, or -1 with errno set. */
 int ishop_sync_filesystem(const char *path);
 
+/* Writes one file's or folder's data and metadata to disk (fsync on a read-only descriptor):
+   a rebuild that wrote a dozen files syncs those rather than the whole file system. Returns 0,
+   or -1 with errno set. */
+int ishop_sync_file(const char *path);
+
 /* Starts writing a file's dirty pages to disk without waiting (Linux sync_file_range with
    SYNC_FILE_RANGE_WRITE), so the disk works while the build renders and the syncfs before
    publishing has little left to wait for. */
