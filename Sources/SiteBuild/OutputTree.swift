@@ -465,7 +465,9 @@ final class OutputTree {
         func fail(_ path: String) -> BuildError {
             BuildError(.publish, file: path, "cannot write the new site to disk: \(String(cString: strerror(errno)))")
         }
-        guard let files = filesToSync else {
+        // Many changed folders too (the first rebuild after a build from scratch links every
+        // page of the live tree into the spare): one call for the file system then as well.
+        guard let files = filesToSync, files.count + changedFolders.count <= Self.filesSyncedOneByOne else {
             if ishop_sync_filesystem(stagingPath) != 0 { throw fail(stagingPath) }
             return
         }
