@@ -133,7 +133,7 @@ struct CatalogChanges {
 /// Products arrive by id and their children by product id, so a child's product is found by
 /// moving a cursor forward, not by a lookup, and is changed in place in one array: a build reads
 /// a quarter of a million rows, and a dictionary of products (hashing, then copying every product
-/// out at the end) was a third of reading the catalog.
+/// out at the end) was a large part of reading the catalog in a profile.
 struct CatalogAssembler {
     private var products: [Product] = []
     private var ids: [Int64] = []
