@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// The per-product pieces of a feed that lists every product (the Merchant Center feed, the search
@@ -9,9 +10,10 @@ import Foundation
 /// Where each piece lies is recorded by the build that writes a feed, in an index kept outside the
 /// publish folder (`.ishop/feeds/`, named by the feed's digest): a piece is found by its product's
 /// digest (every stored field and its pictures' sets), so a piece that is found is the one this
-/// build would make. An index is trusted only for the live file it names (same digest in the live
-/// manifest, same size on disk) and the same frame (settings the pieces depend on, the ishop
-/// format); otherwise every piece is made again, which is only slower.
+/// build would make. An index is trusted only for the very file it was written for (same digest
+/// in the live manifest, same size, and the same file: its device and inode when it is copied by
+/// range, the SHA-256 of its bytes when it is read whole) and the same frame (settings the pieces
+/// depend on, the ishop format); otherwise every piece is made again, which is only slower.
 final class FeedFragments: Sendable {
     /// The live feed, open for reading: pieces are copied from it (StreamingFile.copy).
     let descriptor: Int32
@@ -31,11 +33,15 @@ final class FeedFragments: Sendable {
 
     var count: Int { entries.count }
 
-    static let header = "ishop-feed-fragments 1"
+    static let header = "ishop-feed-fragments 2"
 
-    /// The index file of the feed `feedPath` ("merchant-feed.xml") whose digest is `digest`.
-    static func indexPath(folder: String, feedPath: String, digest: String) -> String {
-        "\(folder)/\(feedPath).\(digest).index"
+    /// The index file of the feed `feedPath` ("merchant-feed.xml") whose digest is `digest`,
+    /// published into `publishPath`: two output folders of one site (`ishop build --out`) write
+    /// the same feed into different files, and each keeps its own index.
+    static func indexPath(folder: String, feedPath: String, digest: String, publishPath: String) -> String {
+        var site = InputDigest("publish-folder")
+        site.add(publishPath)
+        return "\(folder)/\(feedPath).\(site.finish().prefix(16)).\(digest).index"
     }
 
     /// The pieces of the live copy of `feedPath` under `publishPath`, whose digest the live
@@ -44,7 +50,7 @@ final class FeedFragments: Sendable {
     static func load(
         folder: String, feedPath: String, publishPath: String, liveDigest: String?, frame: String, inMemory: Bool
     ) -> FeedFragments? {
-        guard let liveDigest, let index = readAll(indexPath(folder: folder, feedPath: feedPath, digest: liveDigest)) else { return nil }
+        guard let liveDigest, let index = readAll(indexPath(folder: folder, feedPath: feedPath, digest: liveDigest, publishPath: publishPath)) else { return nil }
         let descriptor = open("\(publishPath)/\(feedPath)", O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         var status = stat()
@@ -53,14 +59,18 @@ final class FeedFragments: Sendable {
             return nil
         }
         var bytes: [UInt8]?
+        let identity: String
         if inMemory {
             bytes = readAll(descriptor: descriptor, size: Int(status.st_size))
-            guard bytes != nil else {
+            guard let bytes else {
                 close(descriptor)
                 return nil
             }
+            identity = contentIdentity(bytes)
+        } else {
+            identity = fileIdentity(status)
         }
-        guard let entries = parse(index: index, size: Int(status.st_size), digest: liveDigest, frame: frame) else {
+        guard let entries = parse(index: index, size: Int(status.st_size), digest: liveDigest, frame: frame, identity: identity) else {
             close(descriptor)
             return nil
         }
@@ -85,7 +95,7 @@ final class FeedFragments: Sendable {
 
     /// Parses an index written by `FragmentRecorder.save`; nil when it is not one, or not for this
     /// feed, frame and size. Lines are found with memchr (the generic `split` cost more than the rest).
-    static func parse(index: [UInt8], size: Int, digest: String, frame: String) -> [Entry]? {
+    static func parse(index: [UInt8], size: Int, digest: String, frame: String, identity: String) -> [Entry]? {
         index.withUnsafeBufferPointer { buffer -> [Entry]? in
             guard let base = buffer.baseAddress else { return nil }
             let end = buffer.count
@@ -95,7 +105,7 @@ final class FeedFragments: Sendable {
             }
             func text(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: buffer[range]), as: UTF8.self) }
             guard let first = find(0x0A, from: 0, to: end), text(0..<first) == header,
-                  let second = find(0x0A, from: first + 1, to: end), text((first + 1)..<second) == "\(digest) \(frame) \(size)"
+                  let second = find(0x0A, from: first + 1, to: end), text((first + 1)..<second) == "\(digest) \(frame) \(size) \(identity)"
             else { return nil }
             var entries: [Entry] = []
             entries.reserveCapacity(end / 90)
@@ -111,6 +121,17 @@ final class FeedFragments: Sendable {
             }
             return entries
         }
+    }
+
+    /// What identifies a file copied by range: its device and inode. A feed is always written as a
+    /// new file, so another file at the same path (a build that published meanwhile) differs.
+    static func fileIdentity(_ status: stat) -> String {
+        "\(status.st_dev):\(status.st_ino)"
+    }
+
+    /// What identifies a file read whole: the SHA-256 of its bytes.
+    static func contentIdentity(_ bytes: [UInt8]) -> String {
+        "sha256:" + InputDigest.hex(SHA256.hash(data: bytes))
     }
 
     /// Where the piece of the product whose digest is `key` lies in the live feed. `position`:
@@ -225,14 +246,17 @@ struct FragmentRecorder {
     /// output folder of the same site (`ishop build --out`), which would otherwise remove these.
     static let indexesKept = 4
 
-    /// Writes the index of the feed `feedPath` with digest `digest` (written, `size` bytes) into
+    /// Writes the index of the feed `feedPath` with digest `digest` (written, `size` bytes, the
+    /// file `identity` as FeedFragments.fileIdentity or contentIdentity gives it) into
     /// `folder`, and removes the oldest indexes of other versions of it, never `keep` (the live
     /// one, which stays live if this build fails). Failing to save costs the next build time,
     /// never correctness: it is not an error.
-    func save(folder: String, feedPath: String, digest: String, frame: String, size: Int, keep: String?) -> Bool {
-        guard (try? OutputTree.makeDirectories(folder)) != nil else { return false }
-        let path = FeedFragments.indexPath(folder: folder, feedPath: feedPath, digest: digest)
-        var text = Array("\(FeedFragments.header)\n\(digest) \(frame) \(size)\n".utf8)
+    func save(
+        folder: String, feedPath: String, publishPath: String, digest: String, frame: String, size: Int, identity: String, keep: String?
+    ) -> Bool {
+        guard !identity.isEmpty, (try? OutputTree.makeDirectories(folder)) != nil else { return false }
+        let path = FeedFragments.indexPath(folder: folder, feedPath: feedPath, digest: digest, publishPath: publishPath)
+        var text = Array("\(FeedFragments.header)\n\(digest) \(frame) \(size) \(identity)\n".utf8)
         text.append(contentsOf: lines)
         guard (try? text.withUnsafeBytes({ try OutputTree.writeFile(at: path + ".new", bytes: $0) })) != nil,
               rename(path + ".new", path) == 0
@@ -240,7 +264,7 @@ struct FragmentRecorder {
             unlink(path + ".new")
             return false
         }
-        let kept = Set([path] + (keep.map { [FeedFragments.indexPath(folder: folder, feedPath: feedPath, digest: $0)] } ?? []))
+        let kept = Set([path] + (keep.map { [FeedFragments.indexPath(folder: folder, feedPath: feedPath, digest: $0, publishPath: publishPath)] } ?? []))
         var others: [(path: String, modified: Int)] = []
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasPrefix(feedPath + ".") {
             let other = "\(folder)/\(name)"

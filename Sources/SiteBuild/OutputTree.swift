@@ -348,10 +348,9 @@ final class OutputTree {
         pending.insert(relativePath)
     }
 
-    /// `prepare` for a large output whose old file is dealt with by the worker that writes the
-    /// new one: the old file and its .gz are only renamed here (`filesMovedAside`, the file
-    /// itself last). Deleting a 30 MB file (the Merchant Center feed) cost the kernel 30 ms on
-    /// the thread that renders pages; the worker rewrites it in place instead (StreamingFile).
+    /// `prepare` for a large output whose old file is deleted by the worker that writes the new
+    /// one: the old file and its .gz are only renamed here (`filesMovedAside`). Deleting a 30 MB
+    /// file (the Merchant Center feed) cost the kernel 30 ms on the thread that renders pages.
     func prepareMovingAside(_ relativePath: String, digest: String) throws {
         plan(relativePath, digest)
         pending.insert(relativePath)
@@ -361,7 +360,6 @@ final class OutputTree {
             let aside = "\(stagingPath)/\(Self.asidePrefix)\(movedAside.count)"
             if rename(file, aside) == 0 {
                 movedAside.append(aside)
-                if file == path { oldFiles[relativePath] = aside }
             } else if errno != ENOENT {
                 throw BuildError(.write, file: file, "cannot be replaced: \(String(cString: strerror(errno)))")
             }
@@ -370,10 +368,8 @@ final class OutputTree {
         changedFolders.insert(Self.folder(of: relativePath))
     }
 
-    /// Files moved aside by `prepareMovingAside`, for a worker to reuse or delete.
+    /// Files moved aside by `prepareMovingAside`, for a worker to delete.
     var filesMovedAside: [String] { movedAside }
-    /// Output path -> where its old file was moved aside (not its .gz).
-    private(set) var oldFiles: [String: String] = [:]
 
     /// Deletes files moved aside (on a worker, and again at the end of the build: by then it costs nothing).
     static func discard(_ paths: [String]) {

@@ -204,7 +204,6 @@ public struct SiteBuilder {
                                     indexable: plan.indexable, sitemapLimit: sitemapLimit, precompress: config.precompress,
                                     imageURLs: images.sets.compactMapValues { set in set.fallback.map { models.urls.page("/" + $0.file) } },
                                     writer: tree.writer, workers: max(1, jobs), discard: tree.filesMovedAside,
-                                    oldFeed: tree.oldFiles[MerchantFeed.path],
                                     pieces: FeedWork.Pieces(keys: plan.productDigests, folder: config.resolve(Self.feedIndexFolder),
                                                             publishPath: output, live: live?.outputs ?? [:], planned: plan.digests),
                                     logger: logger)
@@ -631,10 +630,9 @@ struct FeedWork: Sendable {
     let writer: OutputTree.Writer
     /// Cores the Merchant Center feed's items are made on (`--jobs`).
     let workers: Int
-    /// The old feed and its .gz, moved aside in the spare: rewritten in place (`oldFeed`) or
-    /// deleted by the feed's task, off the page workers' way.
+    /// The old feed and its .gz, moved aside in the spare: deleted by the feed's task, off the
+    /// page workers' way.
     let discard: [String]
-    let oldFeed: String?
     let pieces: Pieces
     let logger: Logger
 
@@ -655,9 +653,10 @@ struct FeedWork: Sendable {
                                inMemory: inMemory)
         }
 
-        func save(_ recorder: FragmentRecorder, feedPath: String, frame: String, size: Int) -> Bool {
+        func save(_ recorder: FragmentRecorder, feedPath: String, frame: String, size: Int, identity: String) -> Bool {
             guard let digest = planned[feedPath] else { return false }
-            return recorder.save(folder: folder, feedPath: feedPath, digest: digest, frame: frame, size: size, keep: live[feedPath])
+            return recorder.save(folder: folder, feedPath: feedPath, publishPath: publishPath, digest: digest, frame: frame, size: size,
+                                 identity: identity, keep: live[feedPath])
         }
     }
 
@@ -699,25 +698,28 @@ struct FeedWork: Sendable {
         case .atom:
             return inMemory(AtomFeed.path, AtomFeed.xml(products: products, config: config, urls: urls, updated: day.timestamp))
         case .merchant:
-            // The old feed (the spare's, moved aside) is rewritten in place; a .gz beside it goes.
-            OutputTree.discard(discard.filter { $0 != oldFeed })
+            // The old feed (the spare's, moved aside) is deleted here, off the page workers' way.
+            // Never written into: a download of it from when it was live may still be reading it.
+            OutputTree.discard(discard)
             // 3 KB per product: streamed to its file, never held whole.
             let frame = MerchantFeed.frame(config: config, urls: urls)
             // 30 MB for 10,000 products: copied by range, never read into memory.
             let reuse = pieces.reusable(MerchantFeed.path, frame: frame, inMemory: false)
             let file = try StreamingFile(path: "\(writer.stagingPath)/\(MerchantFeed.path)", compress: precompress,
-                                         startWriteback: writer.startWriteback, oldFile: oldFeed)
+                                         startWriteback: writer.startWriteback)
             let recorder = try MerchantFeed.write(products: products, config: config, urls: urls, imageURLs: imageURLs, to: file,
                                                   workers: workers, keys: pieces.keys, reuse: reuse)
             let written = try file.finish()
-            logPieces(MerchantFeed.path, reused: reuse?.count ?? 0, saved: pieces.save(recorder, feedPath: MerchantFeed.path, frame: frame, size: file.bytes))
+            logPieces(MerchantFeed.path, reused: reuse?.count ?? 0, saved: pieces.save(recorder, feedPath: MerchantFeed.path, frame: frame, size: file.bytes,
+                                                               identity: file.identity))
             return [MerchantFeed.path: .written(written)]
         case .search:
             let frame = SearchIndex.frame(currency: config.currency.code, locale: config.locale)
             let reuse = pieces.reusable(SearchIndex.path, frame: frame, inMemory: true)
             let index = SearchIndex.bytes(products: products, prices: prices, keys: pieces.keys, reuse: reuse)
             logPieces(SearchIndex.path, reused: reuse?.count ?? 0,
-                      saved: pieces.save(index.pieces, feedPath: SearchIndex.path, frame: frame, size: index.bytes.count))
+                      saved: pieces.save(index.pieces, feedPath: SearchIndex.path, frame: frame, size: index.bytes.count,
+                                         identity: FeedFragments.contentIdentity(index.bytes)))
             return [SearchIndex.path: .rendered(RenderedPage(path: SearchIndex.path, html: index.bytes, precompress: precompress))]
         }
     }

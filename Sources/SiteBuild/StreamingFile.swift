@@ -15,6 +15,8 @@ final class StreamingFile {
     private var compressedOut = [UInt8](repeating: 0, count: 1 << 16)
     private(set) var bytes = 0
     private(set) var compressedBytes = 0
+    /// The written file's device and inode ("dev:ino"), known after `finish`.
+    private(set) var identity = ""
     /// Where the next byte appended will stand in the file.
     var offset: Int { bytes + buffer.count }
     private var finished = false
@@ -23,29 +25,11 @@ final class StreamingFile {
     private let startWriteback: Bool
     static let flushSize = 1 << 18
 
-    /// The file was an old one, rewritten in place: truncated to what was written at the end.
-    private let rewritesOldFile: Bool
-
-    /// `oldFile`: an earlier version of this output that no one else has (one link, outside the
-    /// served tree), to be rewritten in place rather than deleted and made anew: its disk blocks
-    /// are written over instead of freed and allocated again, which for a 30 MB feed cost tens of
-    /// milliseconds in the kernel. Deleted when it cannot be used so.
-    init(path: String, compress: Bool, startWriteback: Bool = false, oldFile: String? = nil) throws {
+    init(path: String, compress: Bool, startWriteback: Bool = false) throws {
         self.path = path
         self.startWriteback = startWriteback
         unlink(path)
-        var reused: Int32 = -1
-        if let oldFile {
-            var status = stat()
-            if lstat(oldFile, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, status.st_nlink == 1, rename(oldFile, path) == 0 {
-                reused = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
-                if reused < 0 { unlink(path) }
-            } else {
-                unlink(oldFile)
-            }
-        }
-        rewritesOldFile = reused >= 0
-        descriptor = reused >= 0 ? reused : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw BuildError(.write, file: path, "cannot be created: \(String(cString: strerror(errno)))") }
         // A .gz of an earlier version must never stand beside the new file.
         unlink(path + ".gz")
@@ -150,9 +134,8 @@ final class StreamingFile {
     /// Flushes and closes; returns the bytes on disk and whether a .gz stays beside the file.
     func finish() throws -> WrittenFile {
         try flush(final: true)
-        if rewritesOldFile && ftruncate(descriptor, off_t(bytes)) != 0 {
-            throw BuildError(.write, file: path, "cannot be written: \(String(cString: strerror(errno)))")
-        }
+        var status = stat()
+        if fstat(descriptor, &status) == 0 { identity = "\(status.st_dev):\(status.st_ino)" }
         finished = true
         close(descriptor)
         guard gzipDescriptor >= 0 else { return WrittenFile(bytes: bytes, compressed: false) }

@@ -127,12 +127,17 @@ struct IncrementalBuildTests {
         // file says of it (same length), while the product that changed is made anew.
         let vendor = other.vendor
         let marked = String(repeating: "Z", count: vendor.utf8.count)
+        // Written into the live file itself: the index names the file by device and inode, and a
+        // new file at that path (another build's) would not be taken for the one it describes.
         func tamper(_ feed: String, _ original: String, _ replacement: String) throws {
             let path = "\(shop.output)/\(feed)"
             let text = try #require(readText(path))
             #expect(text.contains(original))
-            unlink(path)  // a new file: the spare may share the old one's inode
-            try Data(text.replacingOccurrences(of: original, with: replacement).utf8).write(to: URL(fileURLWithPath: path))
+            let bytes = Data(text.replacingOccurrences(of: original, with: replacement).utf8)
+            let handle = try #require(FileHandle(forWritingAtPath: path))
+            try handle.write(contentsOf: bytes)
+            try handle.truncate(atOffset: UInt64(bytes.count))
+            try handle.close()
         }
         try tamper("merchant-feed.xml", "<g:brand>\(vendor)</g:brand>", "<g:brand>\(marked)</g:brand>")
         try await changePrice(to: 2600)
@@ -152,10 +157,10 @@ struct IncrementalBuildTests {
             #expect(readText("\(shop.output)/\(feed)") == readText("\(fresh)/\(feed)"), "\(feed) as from scratch")
         }
 
-        // The old feed in the spare is rewritten in place when it is the spare's own file, never
-        // when it is a link to the live one: after a build that changed a template only (the
-        // feeds are linked from the live tree into the spare) and then a change of price, the
-        // site that was live is exactly as it was.
+        // The old feed in the spare is never written into, not even when it is the spare's own
+        // file (a download that began while it was live may still be reading it): after a build
+        // that changed a template only (the feeds are linked from the live tree into the spare)
+        // and then changes of price, the site that was live is exactly as it was each time.
         let template = try #require(readText("\(shop.site)/themes/default/layouts/product.mustache"))
         try shop.write("layouts/product.mustache", template + "\n")
         _ = try await build()
@@ -167,7 +172,14 @@ struct IncrementalBuildTests {
         #expect(readText("\(shop.site)/.public.spare/merchant-feed.xml") == wasLive, "the previous site was not written into")
         try await changePrice(to: 2760)
         let wasLiveToo = try #require(readText("\(shop.output)/merchant-feed.xml"))
-        _ = try await build()  // now the spare's feed is its own file: rewritten in place
+        var before = stat()
+        #expect(stat("\(shop.site)/.public.spare/merchant-feed.xml", &before) == 0 && before.st_nlink == 1, "the spare's own file")
+        let wasSpare = try #require(FileHandle(forReadingAtPath: "\(shop.site)/.public.spare/merchant-feed.xml"))
+        defer { try? wasSpare.close() }
+        let spareBytes = try wasSpare.readToEnd()
+        _ = try await build()
+        try wasSpare.seek(toOffset: 0)
+        #expect(try wasSpare.readToEnd() == spareBytes, "a reader of the old feed reads it to its end unchanged")
         #expect(readText("\(shop.site)/.public.spare/merchant-feed.xml") == wasLiveToo)
         #expect(shop.page("merchant-feed.xml")?.contains("27.60 EUR") == true)
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: shop.output)).contains { $0.hasPrefix(".ishop-discard-") })
