@@ -94,5 +94,5 @@ int ishop_copy_range(int in, long long offset, int out, long long length) {
 void ishop_keep_freed_memory(void) {
     (void)mallopt(M_TRIM_THRESHOLD, 512 << 20);
     (void)mallopt(M_TOP_PAD, 64 << 20);
-    (void)mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);  /* glibc refuses more than 32 MiB on 64-bit */
 }

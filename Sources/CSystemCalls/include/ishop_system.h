@@ -29,7 +29,7 @@ int ishop_copy_range(int in, long long offset, int out, long long length);
 
 /* glibc malloc tuning for a short batch process (mallopt, which Swift's Glibc module does not
    import): freed memory is kept for reuse rather than trimmed back to the kernel, and blocks up
-   to 64 MiB come from the heap rather than from a fresh mapping each time. */
+   to 32 MiB (glibc's most) come from the heap rather than from a fresh mapping each time. */
 void ishop_keep_freed_memory(void);
 
 #endif
