@@ -20,7 +20,7 @@ struct BuildManifest: Equatable {
 
     /// The manifest of `folder`, or nil (no folder, no manifest, another version, unreadable).
     static func load(folder: String) -> BuildManifest? {
-        guard let bytes = FeedFragments.readAll("\(folder)/\(fileName)") else { return nil }
+        guard let bytes = PlainFile.readAll("\(folder)/\(fileName)") else { return nil }
         return parse(bytes)
     }
 

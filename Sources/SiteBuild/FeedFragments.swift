@@ -50,7 +50,7 @@ final class FeedFragments: Sendable {
     static func load(
         folder: String, feedPath: String, publishPath: String, liveDigest: String?, frame: String, inMemory: Bool
     ) -> FeedFragments? {
-        guard let liveDigest, let index = readAll(indexPath(folder: folder, feedPath: feedPath, digest: liveDigest, publishPath: publishPath)) else { return nil }
+        guard let liveDigest, let index = PlainFile.readAll(indexPath(folder: folder, feedPath: feedPath, digest: liveDigest, publishPath: publishPath)) else { return nil }
         let descriptor = open("\(publishPath)/\(feedPath)", O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         var status = stat()
@@ -61,7 +61,7 @@ final class FeedFragments: Sendable {
         var bytes: [UInt8]?
         let identity: String
         if inMemory {
-            bytes = readAll(descriptor: descriptor, size: Int(status.st_size))
+            bytes = PlainFile.readAll(descriptor: descriptor, size: Int(status.st_size))
             guard let bytes else {
                 close(descriptor)
                 return nil
@@ -176,31 +176,6 @@ final class FeedFragments: Sendable {
             value = value * 10 + Int(digit - 0x30)
         }
         return value
-    }
-
-    /// A whole file with plain system calls; nil when it cannot be read.
-    static func readAll(_ path: String) -> [UInt8]? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
-        return readAll(descriptor: descriptor, size: Int(status.st_size))
-    }
-
-    private static func readAll(descriptor: Int32, size: Int) -> [UInt8]? {
-        var bytes = [UInt8](repeating: 0, count: size)
-        var offset = 0
-        let complete = bytes.withUnsafeMutableBytes { buffer -> Bool in
-            while offset < size {
-                let got = pread(descriptor, buffer.baseAddress! + offset, size - offset, off_t(offset))
-                if got < 0 && errno == EINTR { continue }
-                guard got > 0 else { return false }
-                offset += got
-            }
-            return true
-        }
-        return complete ? bytes : nil
     }
 }
 
