@@ -12,11 +12,8 @@ enum SearchIndex {
     /// `priceCents` (the lowest price, for sorting and filtering), `tags`, `title`, `type`, `url`
     /// (root-relative, as the page's links are), `vendor`. Written by hand, not by JSONEncoder,
     /// which took a second for 100,000 products; strings are escaped as in the pages' JSON-LD.
-    static func json(products: [Product], prices: PriceFormatter) throws -> String {
-        String(decoding: bytes(products: products, prices: prices).bytes, as: UTF8.self)
-    }
-
-    /// The index as bytes. `keys`: each product's digest; a product whose entry `reuse` holds (from
+    ///
+    /// `keys`: each product's digest; a product whose entry `reuse` holds (from
     /// the live index) is not made again. Also returns where each entry landed, for the next build.
     static func bytes(
         products: [Product], prices: PriceFormatter, keys: [String]? = nil, reuse: FeedFragments? = nil
