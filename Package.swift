@@ -171,6 +171,8 @@ let package = Package(
             name: "ShopRuntimeTests",
             dependencies: [
                 "ShopRuntime", "ShopStore", "ShopImport", "ShopCore", "ShopTestSupport",
+                // Only to change the database behind the runtime's back on purpose.
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "JWTKit", package: "jwt-kit"),

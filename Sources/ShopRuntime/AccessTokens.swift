@@ -72,13 +72,47 @@ actor AccessTokens {
         return try await ready().sign(claims)
     }
 
-    func verify(_ token: String) async -> Identity? {
+    /// A token's identity when it is valid now. A client sends the same token with every call
+    /// for its whole lifetime, so a token that passed is kept with its validity window and
+    /// answered without verifying again: jwt-kit's verification (an actor hop, HMAC, base64 and
+    /// Foundation's JSONDecoder for the claims) was a tenth of a cart call. The key is the whole
+    /// token text, so only the very bytes that were verified are ever answered from memory, and
+    /// the window is checked on every call, so an expired token stays refused.
+    nonisolated func verify(_ token: String) async -> Identity? {
+        guard token.utf8.count <= 4096 else { return nil }
+        let now = Date()
+        if let kept = verified.withLock({ $0[token] }) {
+            return kept.isValid(at: now) ? kept.identity : nil
+        }
+        guard let passed = await verifyWithKeys(token), passed.isValid(at: now) else { return nil }
+        verified.withLock { kept in
+            // Bounded: at most one entry per token that verified. Emptied rather than evicted one
+            // by one: signing in again costs a client one verification, nothing more.
+            if kept.count >= Self.maxVerified { kept.removeAll(keepingCapacity: true) }
+            kept[token] = passed
+        }
+        return passed.identity
+    }
+
+    private func verifyWithKeys(_ token: String) async -> Verified? {
         guard token.utf8.count <= 4096, Self.headerIsHS256(token) else { return nil }
         guard let claims = try? await ready().verify(token, as: AccessClaims.self), let role = Role(rawValue: claims.role) else {
             return nil
         }
-        return Identity(userID: claims.sub.value, role: role)
+        return Verified(identity: Identity(userID: claims.sub.value, role: role), notBefore: claims.nbf.value, expires: claims.exp.value)
     }
+
+    /// A token that passed verification, and when it is valid (as jwt-kit checks nbf and exp).
+    struct Verified {
+        let identity: Identity
+        let notBefore: Date
+        let expires: Date
+
+        func isValid(at now: Date) -> Bool { notBefore < now && now < expires }
+    }
+
+    static let maxVerified = 10_000
+    private nonisolated let verified = Mutex<[String: Verified]>([:])
 
     /// `alg` must be exactly HS256: never `none`, never another algorithm with our secret as its key.
     static func headerIsHS256(_ token: String) -> Bool {

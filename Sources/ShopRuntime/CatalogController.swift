@@ -7,12 +7,23 @@ import ShopStore
 struct CatalogController<Context: RequestContext> {
     let store: any Store
     let currency: Currency
+    /// Answers kept between requests, when the store keeps a catalog revision (SQLite); nil:
+    /// every request reads the store.
+    let revisions: (any CatalogRevisions)?
+    let cache: CatalogCache
+
+    init(store: any Store, currency: Currency, cache: CatalogCache = CatalogCache()) {
+        self.store = store
+        self.currency = currency
+        revisions = store as? any CatalogRevisions
+        self.cache = cache
+    }
 
     static var maxSKUsPerRequest: Int { 200 }
     static var maxSKUBytes: Int { 255 }
 
     /// The wire shape of a product (API.md): a DTO, separate from the stored row.
-    struct ProductResponse: ResponseGenerator {
+    struct ProductResponse {
         struct VariantResponse {
             let sku: String
             let title: String
@@ -24,7 +35,16 @@ struct CatalogController<Context: RequestContext> {
         let currency: String
         let variants: [VariantResponse]
 
-        func response(from request: Request, context: some RequestContext) throws -> Response {
+        init(_ product: Product, currency: Currency) {
+            handle = product.handle
+            title = product.title
+            self.currency = currency.code
+            variants = product.variants.map {
+                .init(sku: $0.sku, title: $0.title, price_cents: $0.priceCents, stock: $0.stock)
+            }
+        }
+
+        var json: JSONOutput {
             var json = JSONOutput(capacity: 256 + variants.count * 96)
             json.raw("{\"handle\":")
             json.string(handle)
@@ -45,14 +65,14 @@ struct CatalogController<Context: RequestContext> {
                 json.raw("}")
             }
             json.raw("]}")
-            return json.response()
+            return json
         }
     }
 
-    struct StockResponse: ResponseGenerator {
+    struct StockResponse {
         let stock: [String: Int]
 
-        func response(from request: Request, context: some RequestContext) throws -> Response {
+        var json: JSONOutput {
             var json = JSONOutput(capacity: 16 + stock.count * 32)
             json.raw("{\"stock\":{")
             var first = true
@@ -65,7 +85,7 @@ struct CatalogController<Context: RequestContext> {
                 json.int(count)
             }
             json.raw("}}")
-            return json.response()
+            return json
         }
     }
 
@@ -74,19 +94,36 @@ struct CatalogController<Context: RequestContext> {
         router.get("/api/stock", use: stock)
     }
 
-    @Sendable func product(_ request: Request, context: Context) async throws -> ProductResponse {
+    @Sendable func product(_ request: Request, context: Context) async throws -> Response {
         let handle = try context.parameters.require("handle")
-        guard Handle.isValid(handle), let product = try await store.product(handle: handle) else {
-            throw APIError.notFound("No product has the handle \"\(handle.prefix(100))\".")
+        guard Handle.isValid(handle) else { throw Self.noProduct(handle) }
+        guard let revisions else {
+            guard let product = try await store.product(handle: handle) else { throw Self.noProduct(handle) }
+            return ProductResponse(product, currency: currency).json.response()
         }
-        return ProductResponse(
-            handle: product.handle, title: product.title, currency: currency.code,
-            variants: product.variants.map {
-                .init(sku: $0.sku, title: $0.title, price_cents: $0.priceCents, stock: $0.stock)
-            })
+        let revision = try await revisions.catalogRevision()
+        if let body = cache.product(handle: handle, at: revision) {
+            return JSONOutput.response(body: body)
+        }
+        let (product, readAt) = try await revisions.productAtRevision(handle: handle)
+        guard let product else { throw Self.noProduct(handle) }
+        let json = ProductResponse(product, currency: currency).json
+        cache.keep(product: json.buffer, handle: handle, at: readAt)
+        return json.response()
     }
 
-    @Sendable func stock(_ request: Request, context: Context) async throws -> StockResponse {
+    static func noProduct(_ handle: String) -> APIError {
+        APIError.notFound("No product has the handle \"\(handle.prefix(100))\".")
+    }
+
+    @Sendable func stock(_ request: Request, context: Context) async throws -> Response {
+        // The same query text always gets the same answer at one revision (its checks included),
+        // so a kept answer is looked up before the query is even parsed.
+        let query = request.uri.query ?? ""
+        let revision = try await revisions?.catalogRevision()
+        if let revision, let body = cache.stockAnswer(query: query, at: revision) {
+            return JSONOutput.response(body: body)
+        }
         guard let list = request.uri.queryParameters["skus"] else {
             throw APIError(.badRequest, "missing_skus", "Give the SKUs as ?skus=A,B (at most \(Self.maxSKUsPerRequest)).")
         }
@@ -103,6 +140,18 @@ struct CatalogController<Context: RequestContext> {
                 throw APIError(.badRequest, "too_many_skus", "Ask for at most \(Self.maxSKUsPerRequest) SKUs at once.")
             }
         }
-        return StockResponse(stock: try await store.stock(skus: skus))
+        guard let revisions, let revision, !skus.isEmpty else {
+            return StockResponse(stock: try await store.stock(skus: skus)).json.response()
+        }
+        if let kept = cache.stock(skus: skus, at: revision) {
+            let json = StockResponse(stock: kept).json
+            cache.keep(stockAnswer: json.buffer, query: query, at: revision)
+            return json.response()
+        }
+        let (stock, readAt) = try await revisions.stockAtRevision(skus: skus)
+        cache.keep(stock: stock, asked: skus, at: readAt)
+        let json = StockResponse(stock: stock).json
+        cache.keep(stockAnswer: json.buffer, query: query, at: readAt)
+        return json.response()
     }
 }

@@ -55,7 +55,12 @@ struct JSONOutput {
 
     /// A 200 (or the given status) with this JSON as its body.
     func response(status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: buffer))
+        Self.response(status: status, body: buffer)
+    }
+
+    /// A response with JSON written earlier (a kept answer: the buffer is shared, not copied).
+    static func response(status: HTTPResponse.Status = .ok, body: ByteBuffer) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
     }
 }
 

@@ -128,18 +128,24 @@ extension SQLiteStore: CommerceStore {
 
     /// The cart's lines joined with the live catalog: prices and titles of this moment.
     private static func lines(_ db: Database, cartID: String) throws -> [CartLine] {
-        try Row.fetchAll(db.cachedStatement(sql: """
+        let rows = try SQLiteRows(db.cachedStatement(sql: """
             SELECT ci.sku, ci.quantity, v.price_cents, v.option1, v.option2, v.option3, p.title
             FROM cart_items ci JOIN variants v ON v.sku = ci.sku JOIN products p ON p.id = v.product_id
             WHERE ci.cart_id = ? AND p.published = 1 ORDER BY ci.id
-            """), arguments: [cartID]).map { row in
-            CartLine(sku: row["sku"], title: CommerceNames.lineTitle(product: row["title"], options: [row["option1"], row["option2"], row["option3"]]),
-                     quantity: row["quantity"], unitPriceCents: row["price_cents"])
+            """), arguments: [cartID], in: db)
+        var lines: [CartLine] = []
+        while try rows.next() {
+            lines.append(CartLine(
+                sku: rows.text(0),
+                title: CommerceNames.lineTitle(product: rows.text(6), options: [rows.optionalText(3), rows.optionalText(4), rows.optionalText(5)]),
+                quantity: rows.integer(1), unitPriceCents: rows.integer(2)))
         }
+        return lines
     }
 
     public func cart(of owner: CartOwner) async throws -> StoredCart? {
-        try await pool.read { db in
+        // On the calling thread, as the catalog reads (SQLiteStore.readOnCallingThread).
+        try readOnCallingThread { db in
             guard let id = try Self.cartID(db, owner) else { return nil }
             return StoredCart(id: id, lines: try Self.lines(db, cartID: id))
         }

@@ -149,6 +149,32 @@ enum SQLiteSchema {
                 INSERT INTO stock_event_horizon (id, pruned_through) VALUES (1, 0);
                 """)
         }
+        // The catalog revision (CatalogRevisions): bumped by triggers, so a change made by any
+        // process or connection counts, whatever path it took. Row triggers on the tables the
+        // runtime's catalog answers come from (products, variants; images and tags are not in
+        // them). An import pays one small update per row it writes. SQLite only: see
+        // CatalogRevisions for why PostgreSQL has no counterpart (the one exception to "the same
+        // migrations on both").
+        migrator.registerMigration("v4-catalog-revision") { db in
+            var sql = """
+                CREATE TABLE catalog_revision (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    revision INTEGER NOT NULL
+                );
+                INSERT INTO catalog_revision (id, revision) VALUES (1, 1);
+
+                """
+            for table in ["products", "variants"] {
+                for event in ["INSERT", "UPDATE", "DELETE"] {
+                    sql += """
+                        CREATE TRIGGER \(table)_revised_on_\(event.lowercased()) AFTER \(event) ON \(table)
+                        BEGIN UPDATE catalog_revision SET revision = revision + 1 WHERE id = 1; END;
+
+                        """
+                }
+            }
+            try db.execute(sql: sql)
+        }
         return migrator
     }()
 }

@@ -6,6 +6,8 @@ import ShopCore
 public final class SQLiteStore: Store {
     let pool: DatabasePool
     public let path: String
+    /// Opened after the migrations, which make the table it reads.
+    private let revisionReader: SQLiteRevisionReader
 
     public init(path: String) throws {
         self.path = path
@@ -26,6 +28,7 @@ public final class SQLiteStore: Store {
                 throw StoreError.schemaTooNew(location: path, migration: unknown)
             }
             try SQLiteSchema.migrator.migrate(pool)
+            revisionReader = try SQLiteRevisionReader(path: path)
         } catch let error as StoreError {
             throw error
         } catch let error as DatabaseError {
@@ -34,6 +37,7 @@ public final class SQLiteStore: Store {
     }
 
     public func close() async throws {
+        revisionReader.close()
         try pool.close()
     }
 
@@ -58,7 +62,7 @@ public final class SQLiteStore: Store {
     /// through prepared statements), and in WAL mode a reader never waits for the writer, so the
     /// task's thread is not held for long. `transaction: false` for a single statement, which
     /// reads a consistent state by itself (BEGIN and COMMIT cost more than such a read).
-    private func readOnCallingThread<T>(transaction: Bool = true, _ read: (Database) throws -> T) throws -> T {
+    func readOnCallingThread<T>(transaction: Bool = true, _ read: (Database) throws -> T) throws -> T {
         transaction ? try pool.read(read) : try pool.unsafeRead(read)
     }
 
@@ -75,6 +79,15 @@ public final class SQLiteStore: Store {
             while let row = try rows.next() { result[row[0]] = row[1] }
             return result
         }
+    }
+
+    /// Reads the revision with an already prepared statement; `db` may be inside a transaction or not.
+    private static func revision(_ db: Database) throws -> Int64 {
+        let rows = try SQLiteRows(db.cachedStatement(sql: "SELECT revision FROM catalog_revision WHERE id = 1"), in: db)
+        guard try rows.next() else { return 0 }
+        let revision = Int64(rows.integer(0))
+        while try rows.next() {}
+        return revision
     }
 
     /// Loads products with everything they own in four queries, whatever the catalog's size.
@@ -299,3 +312,39 @@ public final class SQLiteStore: Store {
         }
     }
 }
+
+extension SQLiteStore: CatalogRevisions {
+    public func catalogRevision() async throws -> Int64 {
+        try revisionReader.read()
+    }
+
+    public func productAtRevision(handle: String) async throws -> (product: Product?, revision: Int64) {
+        try readOnCallingThread { db in
+            let revision = try Self.revision(db)
+            return (try Self.loadPublishedProduct(db, handle: handle), revision)
+        }
+    }
+
+    public func stockAtRevision(skus: [String]) async throws -> (stock: [String: Int], revision: Int64) {
+        guard !skus.isEmpty else { return ([:], try await catalogRevision()) }
+        // One statement, so the revision and the stock are read in the same state of the file.
+        // The revision's row comes even when no SKU is found (then with NULLs beside it).
+        return try readOnCallingThread(transaction: false) { db in
+            var stock: [String: Int] = [:]
+            var revision: Int64 = 0
+            let rows = try SQLiteRows(db.cachedStatement(sql: """
+                SELECT r.revision, s.sku, s.stock FROM catalog_revision r LEFT JOIN (
+                    SELECT v.sku, v.stock FROM variants v JOIN products p ON p.id = v.product_id
+                    WHERE p.published = 1 AND v.sku IN (\(databaseQuestionMarks(count: skus.count)))
+                ) s ON 1
+                WHERE r.id = 1
+                """), arguments: StatementArguments(skus), in: db)
+            while try rows.next() {
+                revision = Int64(rows.integer(0))
+                if let count = rows.optionalInteger(2) { stock[rows.text(1)] = count }
+            }
+            return (stock, revision)
+        }
+    }
+}
+

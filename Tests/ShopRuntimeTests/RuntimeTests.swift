@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -228,6 +229,101 @@ func decodeError(_ response: TestResponse) throws -> ErrorBody {
             try await client.execute(uri: "/api/stock?skus=\(atLimit)", method: .get) { response in
                 #expect(response.status == .ok)
             }
+        }
+    }
+}
+
+/// The catalog API answers from memory while the catalog's revision holds (CatalogCache).
+@Suite struct CatalogCacheAPITests {
+    typealias ProductBody = CatalogAPITests.ProductBody
+
+    static func product(_ client: some TestClientProtocol, _ handle: String = "fig-bowl-print") async throws -> ProductBody? {
+        try await client.execute(uri: "/api/products/\(handle)", method: .get) { response in
+            guard response.status == .ok else {
+                #expect(response.status == .notFound)
+                return nil
+            }
+            return try JSONDecoder().decode(ProductBody.self, from: Data(buffer: response.body))
+        }
+    }
+
+    static func stock(_ client: some TestClientProtocol, _ skus: String) async throws -> [String: Int] {
+        try await client.execute(uri: "/api/stock?skus=\(skus)", method: .get) { response in
+            #expect(response.status == .ok)
+            return try JSONDecoder().decode([String: [String: Int]].self, from: Data(buffer: response.body))["stock"] ?? [:]
+        }
+    }
+
+    @Test func answersFollowEveryCommittedChangeWhoeverWroteIt() async throws {
+        let fixture = try await RuntimeFixture.make()
+        defer { fixture.remove() }
+        // Another process's store on the same file, as `ishop import` beside a running runtime.
+        let other = try SQLiteStore(path: fixture.opened.location)
+        try await fixture.application().test(.live) { client in
+            for _ in 0..<2 {  // the second answer comes from memory
+                let product = try #require(try await Self.product(client))
+                #expect(product.title == "Fig in a Red Bowl")
+                #expect(product.variants.first?.price_cents == 2400 && product.variants.first?.stock == 12)
+                #expect(try await Self.stock(client, "LP-FIG-A4,nope") == ["LP-FIG-A4": 12])
+            }
+
+            var fig = try #require(try await other.product(handle: "fig-bowl-print"))
+            fig.title = "Fig, Red Bowl"
+            fig.variants[0].priceCents = 2600
+            _ = try await other.upsert([fig])
+            let changed = try #require(try await Self.product(client))
+            #expect(changed.title == "Fig, Red Bowl" && changed.variants.first?.price_cents == 2600)
+
+            _ = try await other.decrementStock(sku: "LP-FIG-A4", quantity: 2)
+            #expect(try await Self.product(client)?.variants.first?.stock == 10)
+            #expect(try await Self.stock(client, "LP-FIG-A4,nope") == ["LP-FIG-A4": 10])
+
+            fig.published = false
+            _ = try await other.upsert([fig])
+            #expect(try await Self.product(client) == nil)
+            #expect(try await Self.stock(client, "LP-FIG-A4,nope") == [:])
+
+            // Published again, by an import whose file still says 12 (an import sets stock).
+            fig.published = true
+            _ = try await other.upsert([fig])
+            #expect(try await Self.product(client)?.variants.first?.stock == 12)
+            #expect(try await Self.stock(client, "LP-FIG-A4") == ["LP-FIG-A4": 12])
+
+            // Through the runtime's own connection as well (as its admin route writes).
+            _ = try await fixture.store.updateVariant(sku: "LP-FIG-A4", stock: 4, priceCents: 2100, now: 1)
+            let edited = try #require(try await Self.product(client))
+            #expect(edited.variants.first?.price_cents == 2100 && edited.variants.first?.stock == 4)
+        }
+        try await other.close()
+    }
+
+    @Test func answersComeFromMemoryUntilTheRevisionMoves() async throws {
+        let fixture = try await RuntimeFixture.make()
+        defer { fixture.remove() }
+        try await fixture.application().test(.live) { client in
+            #expect(try await Self.product(client)?.variants.first?.price_cents == 2400)
+            #expect(try await Self.stock(client, "LP-FIG-A4,LP-FIG-A3") == ["LP-FIG-A4": 12, "LP-FIG-A3": 8])
+
+            // A change made behind the revision's back (its trigger dropped): a runtime that read
+            // the store on every request would show it at once.
+            let database = try DatabaseQueue(path: fixture.opened.location)
+            try await database.write { db in
+                try db.execute(sql: """
+                    DROP TRIGGER variants_revised_on_update;
+                    UPDATE variants SET price_cents = 1, stock = 1 WHERE sku = 'LP-FIG-A4';
+                    """)
+            }
+            #expect(try await Self.product(client)?.variants.first?.price_cents == 2400)
+            #expect(try await Self.stock(client, "LP-FIG-A4,LP-FIG-A3") == ["LP-FIG-A4": 12, "LP-FIG-A3": 8])
+            // A SKU not asked before is read, with the others, in one statement.
+            #expect(try await Self.stock(client, "LP-FIG-A4,LP-FIG-A3,LP-FIG-A2-OAK") == ["LP-FIG-A4": 1, "LP-FIG-A3": 8, "LP-FIG-A2-OAK": 0])
+
+            // Once the revision moves, everything kept is dropped and read again.
+            try await database.write { db in try db.execute(sql: "UPDATE catalog_revision SET revision = revision + 1") }
+            let product = try #require(try await Self.product(client))
+            #expect(product.variants.first?.price_cents == 1 && product.variants.first?.stock == 1)
+            #expect(try await Self.stock(client, "LP-FIG-A4") == ["LP-FIG-A4": 1])
+            try database.close()
         }
     }
 }

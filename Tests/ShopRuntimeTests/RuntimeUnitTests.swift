@@ -96,3 +96,64 @@ import Testing
         #expect(try Runtime.jwtSecret(production, environment: ["ISHOP_JWT_SECRET": given]) == Array(given.utf8))
     }
 }
+
+@Suite struct CatalogCacheTests {
+    @Test func entriesBelongToOneRevisionAndANewerOneDropsThem() {
+        let cache = CatalogCache()
+        let body = ByteBuffer(string: #"{"handle":"a"}"#)
+        cache.keep(product: body, handle: "a", at: 5)
+        cache.keep(stock: ["A-1": 3], asked: ["A-1", "GONE"], at: 5)
+        #expect(cache.product(handle: "a", at: 5) == body)
+        #expect(cache.stock(skus: ["A-1", "GONE"], at: 5) == ["A-1": 3])
+        #expect(cache.stock(skus: ["A-1", "B-1"], at: 5) == nil, "B-1 was never read")
+
+        // A request that read the revision before a commit: it neither gets nor drops anything,
+        // and what it read is not kept.
+        #expect(cache.product(handle: "a", at: 4) == nil)
+        cache.keep(product: ByteBuffer(string: "old"), handle: "b", at: 4)
+        #expect(cache.product(handle: "b", at: 5) == nil)
+        #expect(cache.product(handle: "a", at: 5) == body)
+
+        // Whole stock answers by query text.
+        let answer = ByteBuffer(string: #"{"stock":{"A-1":3}}"#)
+        cache.keep(stockAnswer: answer, query: "skus=A-1,GONE", at: 5)
+        #expect(cache.stockAnswer(query: "skus=A-1,GONE", at: 5) == answer)
+        #expect(cache.stockAnswer(query: "skus=GONE,A-1", at: 5) == nil)
+
+        // A newer revision drops everything, absent SKUs and answers included.
+        #expect(cache.stockAnswer(query: "skus=A-1,GONE", at: 6) == nil)
+        #expect(cache.product(handle: "a", at: 6) == nil)
+        #expect(cache.stock(skus: ["GONE"], at: 6) == nil)
+        #expect(cache.product(handle: "a", at: 5) == nil, "no going back to an older revision")
+    }
+
+    @Test func keepsNoMoreThanItsCapacity() {
+        let cache = CatalogCache(capacity: 2, absentCapacity: 1)
+        for handle in ["a", "b", "c"] { cache.keep(product: ByteBuffer(string: handle), handle: handle, at: 1) }
+        #expect(cache.product(handle: "b", at: 1) != nil)
+        #expect(cache.product(handle: "c", at: 1) == nil)
+        cache.keep(stock: ["A": 1, "B": 2, "C": 3], asked: ["A", "B", "C"], at: 1)
+        #expect(cache.stock(skus: ["A"], at: 1) == nil, "three SKUs at once would pass the capacity: none kept")
+        cache.keep(stock: [:], asked: ["X", "Y"], at: 1)
+        #expect(cache.stock(skus: ["X"], at: 1) == nil, "absent SKUs past their own capacity are not kept")
+        cache.keep(stock: [:], asked: ["X"], at: 1)
+        #expect(cache.stock(skus: ["X"], at: 1) == [:])
+    }
+}
+
+@Suite struct AccessTokenMemoryTests {
+    @Test func aTokenAnsweredFromMemoryIsStillRefusedOnceExpiredAndOnlyItsOwnBytesPass() async throws {
+        let tokens = AccessTokens(secret: Array("a-secret-of-at-least-32-bytes-for-tests".utf8), lifetimeSeconds: 3)
+        let token = try await tokens.sign(userID: "u1", role: .customer, issuedAt: AuthService.now(), tokenID: "t1")
+        let identity = Identity(userID: "u1", role: .customer)
+        #expect(await tokens.verify(token) == identity)
+        #expect(await tokens.verify(token) == identity, "the second time from memory")
+        var tampered = Array(token)
+        tampered[tampered.count - 2] = tampered[tampered.count - 2] == "A" ? "B" : "A"
+        #expect(await tokens.verify(String(tampered)) == nil)
+        #expect(await tokens.verify(token + " ") == nil)
+        // Expiry is at most 3 s after signing (issuedAt is whole seconds).
+        try await Task.sleep(for: .milliseconds(3200))
+        #expect(await tokens.verify(token) == nil)
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import ShopCore
 import ShopStore
 import ShopTestSupport
@@ -131,5 +132,68 @@ struct StoreLocatorTests {
         }
         #expect(located.description.contains(path))
         #expect(!FileManager.default.fileExists(atPath: directory.file("missing")))
+    }
+}
+
+/// The catalog revision (migration v4): the runtime answers from memory while it holds, so it
+/// must grow with every committed change to products and variants, from any connection.
+@Suite("SQLite catalog revision")
+struct CatalogRevisionTests {
+    @Test("Every write to products or variants, from any connection, moves the revision on; carts and reads do not")
+    func growsWithEveryCatalogWrite() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("shop.sqlite")
+        let runtime = try SQLiteStore(path: path)
+        // Another process's connection, as `ishop import` beside a running runtime.
+        let other = try SQLiteStore(path: path)
+        var last = try await runtime.catalogRevision()
+
+        func expectMoved(_ what: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            let now = try await runtime.catalogRevision()
+            #expect(now > last, "\(what)", sourceLocation: sourceLocation)
+            last = now
+        }
+        func expectStill(_ what: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            #expect(try await runtime.catalogRevision() == last, "\(what)", sourceLocation: sourceLocation)
+        }
+
+        _ = try await other.upsert([Sample.simple(handle: "poster", sku: "P-1", priceCents: 1500, stock: 5)])
+        try await expectMoved("a product inserted by another connection")
+        _ = try await other.upsert([Sample.simple(handle: "poster", sku: "P-1", priceCents: 1500, stock: 5)])
+        try await expectStill("an import that changes nothing")
+        _ = try await other.upsert([Sample.simple(handle: "poster", sku: "P-1", priceCents: 1700, stock: 5)])
+        try await expectMoved("a price changed by an import")
+        _ = try await other.upsert([Sample.simple(handle: "poster", sku: "P-1", priceCents: 1700, stock: 5, published: false)])
+        try await expectMoved("a product unpublished")
+        _ = try await runtime.upsert([Sample.simple(handle: "poster", sku: "P-1", priceCents: 1700, stock: 5)])
+        try await expectMoved("a product published again")
+        _ = try await runtime.decrementStock(sku: "P-1", quantity: 2)
+        try await expectMoved("stock taken")
+        _ = try await runtime.updateVariant(sku: "P-1", stock: 9, priceCents: nil, now: 1)
+        try await expectMoved("stock set by an admin")
+        _ = try await runtime.upsert([Product(handle: "poster", title: "Poster", productType: "Poster", published: true, variants: [
+            Variant(sku: "P-2", options: [], priceCents: 900, stock: 1),
+        ])])
+        try await expectMoved("a variant replaced (one deleted, one inserted)")
+
+        _ = try await runtime.addToCart(.guest(tokenHash: "guest-1"), sku: "P-2", quantity: 1, limits: CartLimits(), now: 1)
+        _ = try await runtime.product(handle: "poster")
+        _ = try await runtime.stock(skus: ["P-2"])
+        try await expectStill("a cart line and reads")
+
+        // A hand-written statement, from outside ishop altogether.
+        let outside = try DatabaseQueue(path: path)
+        try await outside.write { db in try db.execute(sql: "DELETE FROM products WHERE handle = 'poster'") }
+        try outside.close()
+        try await expectMoved("a product deleted by SQL")
+
+        // Read with its answer: the revision of the same state as the rows.
+        let (product, revision) = try await runtime.productAtRevision(handle: "poster")
+        #expect(product == nil && revision == last)
+        let (stock, stockRevision) = try await runtime.stockAtRevision(skus: ["P-2", "nope"])
+        #expect(stock.isEmpty && stockRevision == last)
+        try await runtime.close()
+        try await other.close()
     }
 }

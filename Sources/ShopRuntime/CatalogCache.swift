@@ -1,0 +1,110 @@
+import NIOCore
+import ShopStore
+import Synchronization
+
+/// The catalog API's answers kept in memory for as long as the catalog's revision stays the same
+/// (CatalogRevisions): each request reads the revision (one small statement) and answers from
+/// memory when nothing changed since. A product's JSON body is kept whole; stock both per SKU
+/// and as whole answers by query text.
+///
+/// Why not invalidate from the stock events instead: they say nothing of prices, titles or
+/// products unpublished, and nothing of a change another process wrote (`ishop import`). The
+/// revision covers every committed change to products and variants, whoever wrote it, so a
+/// request that starts after a commit never gets an answer from before it.
+///
+/// Entries belong to one revision. A newer revision seen by any request drops them all (the
+/// cache then refills from reads). An older one (a request that read the revision just before a
+/// commit) neither drops nor adds anything. The number of kept products and SKUs is bounded:
+/// past `capacity`, reads go to the store as they would without the cache.
+final class CatalogCache: Sendable {
+    private struct State {
+        var revision: Int64 = .min
+        var products: [String: ByteBuffer] = [:]
+        var stock: [String: Int] = [:]
+        /// SKUs asked for and not found (unknown, or of a draft): kept apart and bounded apart,
+        /// so that a client asking for made-up SKUs cannot crowd out the real ones.
+        var absent: Set<String> = []
+        /// Whole answers of GET /api/stock by query text: every visitor of a product page asks
+        /// the same question (that page's SKUs), so the answer is kept as written.
+        var stockAnswers: [String: ByteBuffer] = [:]
+
+        /// True when the entries are those of `revision` (after dropping older ones).
+        mutating func adopt(_ newer: Int64) -> Bool {
+            if newer > revision {
+                revision = newer
+                products.removeAll(keepingCapacity: true)
+                stock.removeAll(keepingCapacity: true)
+                absent.removeAll(keepingCapacity: true)
+                stockAnswers.removeAll(keepingCapacity: true)
+            }
+            return newer == revision
+        }
+    }
+
+    let capacity: Int
+    let absentCapacity: Int
+    let answerCapacity: Int
+    private let state = Mutex(State())
+
+    init(capacity: Int = 100_000, absentCapacity: Int = 10_000, answerCapacity: Int = 10_000) {
+        self.capacity = capacity
+        self.absentCapacity = absentCapacity
+        self.answerCapacity = answerCapacity
+    }
+
+    /// The kept answer to a GET /api/stock with this query text at `revision`, if any.
+    func stockAnswer(query: String, at revision: Int64) -> ByteBuffer? {
+        state.withLock { state in state.adopt(revision) ? state.stockAnswers[query] : nil }
+    }
+
+    func keep(stockAnswer body: ByteBuffer, query: String, at revision: Int64) {
+        state.withLock { state in
+            guard state.adopt(revision), state.stockAnswers.count < answerCapacity else { return }
+            state.stockAnswers[query] = body
+        }
+    }
+
+    /// The kept JSON body of a product at `revision`, if any.
+    func product(handle: String, at revision: Int64) -> ByteBuffer? {
+        state.withLock { state in state.adopt(revision) ? state.products[handle] : nil }
+    }
+
+    func keep(product body: ByteBuffer, handle: String, at revision: Int64) {
+        state.withLock { state in
+            guard state.adopt(revision), state.products.count < capacity else { return }
+            state.products[handle] = body
+        }
+    }
+
+    /// The kept stock of every one of `skus` at `revision`, or nil if any is not kept (the caller
+    /// then reads them all in one statement, so an answer is never pieced together from two states).
+    func stock(skus: [String], at revision: Int64) -> [String: Int]? {
+        state.withLock { state in
+            guard state.adopt(revision) else { return nil }
+            var found: [String: Int] = [:]
+            found.reserveCapacity(skus.count)
+            for sku in skus {
+                if let count = state.stock[sku] {
+                    found[sku] = count
+                } else if !state.absent.contains(sku) {
+                    return nil
+                }
+            }
+            return found
+        }
+    }
+
+    /// Keeps what a read of `asked` found (`stock`); the SKUs it did not find are kept as absent.
+    func keep(stock: [String: Int], asked: [String], at revision: Int64) {
+        state.withLock { state in
+            guard state.adopt(revision) else { return }
+            if state.stock.count + stock.count <= capacity {
+                state.stock.merge(stock) { _, read in read }
+            }
+            let absent = asked.filter { stock[$0] == nil }
+            if !absent.isEmpty, state.absent.count + absent.count <= absentCapacity {
+                state.absent.formUnion(absent)
+            }
+        }
+    }
+}
