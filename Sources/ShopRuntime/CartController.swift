@@ -131,9 +131,12 @@ struct CartController {
             if case .guest = owner, try await auth.store.cart(of: owner) == nil { throw Self.cartNotFound }
             cartOwner = owner
         }
-        try Self.check(try await auth.store.addToCart(cartOwner, sku: input.sku, quantity: input.quantity.value, limits: limits,
-                                                      now: AuthService.now()), sku: input.sku)
-        return try await respond(cartOwner, request: request, context: context, newToken: newToken)
+        let (change, cart) = try await auth.store.addToCartReadingCart(cartOwner, sku: input.sku, quantity: input.quantity.value,
+                                                                      limits: limits, now: AuthService.now())
+        try Self.check(change, sku: input.sku)
+        var response = CartResponse(cart, currency: currency).json.response()
+        if let newToken { response.headers[.xCartToken] = newToken }
+        return response
     }
 
     @Sendable func update(_ request: Request, context: Context) async throws -> Response {

@@ -15,7 +15,7 @@ enum JSONInput {
             throw APIError(.unprocessableContent, "invalid_json", "Send a JSON object as the request body.")
         }
         if let contentType = request.headers[.contentType] {
-            let media = contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+            let media = contentType.split(separator: ";").first?.trimmingSpaces.lowercased() ?? ""
             guard media == "application/json" else {
                 throw APIError(.unsupportedMediaType, "unsupported_media_type", "Send JSON (Content-Type: application/json).")
             }

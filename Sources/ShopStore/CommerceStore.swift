@@ -39,6 +39,12 @@ public protocol CommerceStore: Store, StockEventLog {
     /// Adds `quantity` to the SKU's line (creating the cart and the line when needed).
     func addToCart(_ owner: CartOwner, sku: String, quantity: Int, limits: CartLimits, now: Int64) async throws -> CartChange
 
+    /// `addToCart`, then the cart as `cart(of:)` reads it afterwards: what POST /api/cart/items
+    /// answers with. A store may do both in one transaction (SQLite does: it saves taking a
+    /// reader and a second transaction on every call); the default calls one after the other.
+    func addToCartReadingCart(_ owner: CartOwner, sku: String, quantity: Int, limits: CartLimits, now: Int64) async throws
+        -> (change: CartChange, cart: StoredCart?)
+
     /// Sets a line's quantity; 0 removes the line.
     func setCartQuantity(_ owner: CartOwner, sku: String, quantity: Int, limits: CartLimits, now: Int64) async throws -> CartChange
 
@@ -242,3 +248,13 @@ extension StoreLocator {
         return commerce
     }
 }
+
+extension CommerceStore {
+    public func addToCartReadingCart(_ owner: CartOwner, sku: String, quantity: Int, limits: CartLimits, now: Int64) async throws
+        -> (change: CartChange, cart: StoredCart?)
+    {
+        let change = try await addToCart(owner, sku: sku, quantity: quantity, limits: limits, now: now)
+        return (change, try await cart(of: owner))
+    }
+}
+

@@ -145,10 +145,7 @@ extension SQLiteStore: CommerceStore {
 
     public func cart(of owner: CartOwner) async throws -> StoredCart? {
         // On the calling thread, as the catalog reads (SQLiteStore.readOnCallingThread).
-        try readOnCallingThread { db in
-            guard let id = try Self.cartID(db, owner) else { return nil }
-            return StoredCart(id: id, lines: try Self.lines(db, cartID: id))
-        }
+        try readOnCallingThread { db in try Self.storedCart(db, owner) }
     }
 
     private static func isSellable(_ db: Database, sku: String) throws -> Bool {
@@ -163,6 +160,22 @@ extension SQLiteStore: CommerceStore {
             let id = try Self.cartID(db, owner) ?? Self.createCart(db, owner, now: now)
             return try Self.add(db, cartID: id, sku: sku, quantity: quantity, limits: limits, now: now, capped: false)
         }
+    }
+
+    public func addToCartReadingCart(_ owner: CartOwner, sku: String, quantity: Int, limits: CartLimits, now: Int64) async throws
+        -> (change: CartChange, cart: StoredCart?)
+    {
+        try await pool.write { db in
+            guard try Self.isSellable(db, sku: sku) else { return (.unknownSKU, try Self.storedCart(db, owner)) }
+            let id = try Self.cartID(db, owner) ?? Self.createCart(db, owner, now: now)
+            let change = try Self.add(db, cartID: id, sku: sku, quantity: quantity, limits: limits, now: now, capped: false)
+            return (change, StoredCart(id: id, lines: try Self.lines(db, cartID: id)))
+        }
+    }
+
+    private static func storedCart(_ db: Database, _ owner: CartOwner) throws -> StoredCart? {
+        guard let id = try cartID(db, owner) else { return nil }
+        return StoredCart(id: id, lines: try lines(db, cartID: id))
     }
 
     /// Adds to a line. `capped`: quantities over the limit are cut to it (a merge) rather than refused.
