@@ -2,7 +2,7 @@
 # The runtime against the FastAPI peer, same catalog, same load, same machine, same run.
 #
 # usage: bench/runtime.sh SCRATCH_DIR      (from the repository; ../shared beside it)
-# env:   RUNS=1  DURATION=15 (s per wrk test)  CONNS=64  THREADS=2  PORT=18500
+# env:   RUNS=1  DURATION=15 (s per wrk test)  CONNS=64  THREADS=2  PORT=18500  CART_USERS=128
 #        ISHOP_BIN=.build/release/ishop (build it first: swift build -c release --product ishop)
 #        DOC=1 (write the table into docs/benchmarks.md between the runtime markers; 0: print only)
 # Both servers get the Shopify fixtures of ../shared/fixtures/shopify; ../shared/bench/load
@@ -17,7 +17,7 @@ shared=$(cd "$repo/../shared" && pwd)
 load=$shared/bench/load
 peer=$shared/bench/peer_fastapi
 scratch=$(mkdir -p "$1" && cd "$1" && pwd)
-RUNS=${RUNS:-1} DURATION=${DURATION:-15} CONNS=${CONNS:-64} THREADS=${THREADS:-2} PORT=${PORT:-18500}
+RUNS=${RUNS:-1} DURATION=${DURATION:-15} CONNS=${CONNS:-64} THREADS=${THREADS:-2} PORT=${PORT:-18500} CART_USERS=${CART_USERS:-128}
 ishop=$(cd "$repo" && realpath "${ISHOP_BIN:-.build/release/ishop}")
 base=http://127.0.0.1:$PORT
 results=$scratch/results
@@ -80,6 +80,14 @@ run_one() {  # $1 = label, then the server command
     python3 "$load/rss_sample.py" --pid "$server_pid" --duration 0 | sed "s/^RSS/$label | RSS_IDLE/" | tee -a "$log"
     "$load/http_load.sh" "$base" "${csv_args[@]}" --duration "$DURATION" --conns "$CONNS" --threads "$THREADS" \
       --pid "$server_pid" --work "$scratch/work-$label-$r" 2>&1 | grep -E '^(RESULT|RSS)' | sed "s/^/$label | /" | tee -a "$log"
+    # The load tool's cart test adds to the same 320 lines (16 users x 20 SKUs) without end, so
+    # after about 32,000 requests every line holds 99 units and ishop answers 422 (the peer has
+    # no bound): its rate then counts cheap refusals. The same load with CART_USERS users, whose
+    # 20 x CART_USERS lines cannot fill up within the test, measures the add itself.
+    python3 "$load/prepare.py" --base "$base" "${csv_args[@]}" --users "$CART_USERS" --out "$scratch/work-$label-$r-carts" >/dev/null
+    WRK_DATA="$scratch/work-$label-$r-carts" WRK_MODE=cart wrk -t "$THREADS" -c "$CONNS" -d 2s -s "$load/bench.lua" "$base" >/dev/null
+    WRK_DATA="$scratch/work-$label-$r-carts" WRK_MODE=cart wrk -t "$THREADS" -c "$CONNS" -d "${DURATION}s" --timeout 5s --latency \
+      -s "$load/bench.lua" "$base" | grep '^RESULT' | sed "s/mode=cart/mode=cart_fresh/; s/^/$label | /" | tee -a "$log"
     wrk -t "$THREADS" -c "$CONNS" -d 2s -s "$repo/bench/floor.lua" "$base" >/dev/null
     wrk -t "$THREADS" -c "$CONNS" -d "${DURATION}s" --timeout 5s -s "$repo/bench/floor.lua" "$base" \
       | grep '^RESULT' | sed "s/^/$label | /" | tee -a "$log"
@@ -97,8 +105,8 @@ python3 "$load/summarize.py" "$results"/fastapi.log "$results"/ishop.log | tee "
 # The table for docs/benchmarks.md (between the runtime markers; DOC=0 prints it only): medians
 # over the runs with [min..max], ratios, and issue 6's targets against this run.
 read -r load_after _ < /proc/loadavg
-table=$(python3 - "$results" "$RUNS" "$DURATION" "$CONNS" "$THREADS" "$load_before" "$load_after" "$(git -C "$repo" rev-parse --short HEAD)" <<'PY2'
-import re, statistics, sys, time
+table=$(CART_USERS=$CART_USERS python3 - "$results" "$RUNS" "$DURATION" "$CONNS" "$THREADS" "$load_before" "$load_after" "$(git -C "$repo" rev-parse --short HEAD)" <<'PY2'
+import os, re, statistics, sys, time
 results, runs, duration, conns, threads, load_before, load_after, commit = sys.argv[1:]
 def read(label):
     rows = {}
@@ -118,8 +126,13 @@ def cell(value, digits=0):
     m, lo, hi = value
     fmt = f"{{:.{digits}f}}"
     return fmt.format(m) + (f" [{fmt.format(lo)}..{fmt.format(hi)}]" if lo != hi else "")
-tests = [("products", "GET /api/products/{handle}"), ("stock", "GET /api/stock (20 SKUs)"), ("cart", "POST /api/cart/items")]
-lines = [f"Command: `RUNS={runs} DURATION={duration} bench/runtime.sh SCRATCH` (CONNS={conns}, THREADS={threads}), release build of {commit}, "
+tests = [("products", "GET /api/products/{handle}"), ("stock", "GET /api/stock (20 SKUs)"),
+         ("cart", "POST /api/cart/items (the load tool's 16 users: lines fill up, ishop then answers 422)"),
+         ("cart_fresh", "POST /api/cart/items, more users (no line reaches 99 units)")]
+# The targets are judged on the tests that measure the work: the cart with lines that fill up
+# mostly counts ishop's 422 refusals, which the peer (no bound) never gives.
+judged = ["products", "stock", "cart_fresh"]
+lines = [f"Command: `RUNS={runs} DURATION={duration} bench/runtime.sh SCRATCH` (CONNS={conns}, THREADS={threads}, CART_USERS={os.environ['CART_USERS']}), release build of {commit}, "
          f"2 cores shared with wrk, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average (1 min) {load_before} before, "
          f"{load_after} after. Median of {runs} run(s) [min..max].", "",
          "| test | FastAPI rps | ishop rps | ishop / FastAPI | FastAPI p99 | ishop p99 | non-2xx (both) |",
@@ -131,7 +144,7 @@ for mode, name in tests + [("floor", "GET /healthz (no work: each server's floor
     p_p99, o_p99 = med(peer, key, "p99_ms"), med(ours, key, "p99_ms")
     non2xx = sum(row.get("non2xx", 0) for rows in (peer, ours) for row in rows.get(key, []))
     ratio = o_rps[0] / p_rps[0]
-    if mode != "floor":
+    if mode in judged:
         ratios.append(ratio)
         p99_lower &= o_p99[0] < p_p99[0]
     lines.append(f"| {name} | {cell(p_rps)} | {cell(o_rps)} | {ratio:.2f} | {p_p99[0]:.0f} ms | {o_p99[0]:.0f} ms | {non2xx:.0f} |")
@@ -147,8 +160,8 @@ lines += ["", "| | FastAPI (2 workers) | ishop |", "|---|---:|---:|",
           "Issue 6's targets, this run:", ""]
 def met(ok): return "**met**" if ok else "**not met**"
 floor_ours = med(ours, "RESULT floor", "rps")[0]
-ceilings = [floor_ours / med(peer, f"RESULT {m}", "rps")[0] for m, _ in tests]
-lines += [f"- at least 3 times the peer's requests per second in each test: {', '.join(f'{r:.2f}x' for r in ratios)} {met(min(ratios) >= 3)}"
+ceilings = [floor_ours / med(peer, f"RESULT {m}", "rps")[0] for m in judged]
+lines += [f"- at least 3 times the peer's requests per second in products, stock and the cart with room in its lines: {', '.join(f'{r:.2f}x' for r in ratios)} {met(min(ratios) >= 3)}"
           f" (ishop's floor, answering /healthz and nothing else, is {', '.join(f'{c:.2f}x' for c in ceilings)} the peer's rate in those tests:"
           f" no test can be faster than that on this machine);",
           f"- lower p99 than the peer in each test: {met(p99_lower)};",
