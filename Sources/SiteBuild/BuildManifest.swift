@@ -18,6 +18,21 @@ struct BuildManifest: Equatable {
     /// Relative output path -> digest of its inputs.
     var outputs: [String: String] = [:]
 
+    /// Which file holds `folder`'s manifest now: device and inode. A manifest is always written
+    /// anew and renamed into place, and publishing swaps whole folders, so a manifest that changed
+    /// is another file. Take it before reading: a manifest read after its identity was taken is
+    /// then never older than that identity says.
+    struct Identity: Equatable {
+        let device: UInt64
+        let inode: UInt64
+    }
+
+    static func identity(folder: String) -> Identity? {
+        var status = stat()
+        guard stat("\(folder)/\(fileName)", &status) == 0 else { return nil }
+        return Identity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+    }
+
     /// The manifest of `folder`, or nil (no folder, no manifest, another version, unreadable).
     static func load(folder: String) -> BuildManifest? {
         guard let bytes = PlainFile.readAll("\(folder)/\(fileName)") else { return nil }

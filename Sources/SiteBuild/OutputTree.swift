@@ -59,11 +59,21 @@ final class OutputTree {
     private var changedFolders: Set<String> = []
     /// Old files moved aside in the spare, deleted by a worker and before the spare is published.
     private var movedAside: [String] = []
+    private let unsyncedMarker: String
     static let filesSyncedOneByOne = 256
 
     static func sparePath(for publishPath: String) -> String {
         let url = URL(fileURLWithPath: publishPath)
         return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).spare").path
+    }
+
+    /// Present while either tree may hold data not yet on disk: made by a build with
+    /// `--no-sync` before it writes anything, removed by the next build that syncs the whole file
+    /// system. A syncing build that finds it syncs the whole file system rather than just what it
+    /// wrote: the files it keeps or links may be a no-sync build's, never written back.
+    static func unsyncedMarkerPath(for publishPath: String) -> String {
+        let url = URL(fileURLWithPath: publishPath)
+        return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).unsynced").path
     }
 
     static func lockPath(for publishPath: String) -> String {
@@ -75,8 +85,13 @@ final class OutputTree {
     static let markerName = ".ishop-site"
     static let markerText = "This folder is written by `ishop build` and replaced whole on every build.\n"
 
-    /// `live`: the published site's manifest, when the caller has read it already (nil reads it).
-    init(publishPath: String, precompress: Bool = true, live liveManifest: BuildManifest? = nil, syncBeforePublish: Bool = true) throws {
+    /// `live`: the published site's manifest, when the caller has read it already, with the
+    /// identity its file had just before (`BuildManifest.identity`). It was read before this
+    /// build held the output folder's lock, so it is used only if the file is still the same:
+    /// another build may have published in between, and trusting its predecessor's manifest
+    /// would link files under digests they do not have. Otherwise (or nil) it is read again.
+    init(publishPath: String, precompress: Bool = true, live liveManifest: BuildManifest? = nil,
+         liveIdentity: BuildManifest.Identity? = nil, syncBeforePublish: Bool = true) throws {
         self.publishPath = publishPath
         self.syncBeforePublish = syncBeforePublish
         self.precompress = precompress
@@ -96,8 +111,24 @@ final class OutputTree {
             throw BuildError(.write, file: publishPath, "another `ishop build` is writing this folder right now")
         }
 
+        unsyncedMarker = Self.unsyncedMarkerPath(for: publishPath)
+        if !syncBeforePublish {
+            let marker = open(unsyncedMarker, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+            guard marker >= 0 else {
+                flock(lockDescriptor, LOCK_UN)
+                close(lockDescriptor)
+                throw BuildError(.write, file: unsyncedMarker, "cannot be created: \(String(cString: strerror(errno)))")
+            }
+            close(marker)
+        }
+
         Self.removeLegacyStaging(for: publishPath)
-        live = (liveManifest ?? BuildManifest.load(folder: publishPath))?.outputs ?? [:]
+        let identityNow = BuildManifest.identity(folder: publishPath)
+        if let liveManifest, let liveIdentity, identityNow == liveIdentity {
+            live = liveManifest.outputs
+        } else {
+            live = BuildManifest.load(folder: publishPath)?.outputs ?? [:]
+        }
         if let spare = BuildManifest.load(folder: stagingPath) {
             contents = spare.outputs
             // From here until the build ends the spare's manifest would lie: take it away, so a
@@ -463,8 +494,11 @@ final class OutputTree {
         }
         // Many changed folders too (the first rebuild after a build from scratch links every
         // page of the live tree into the spare): one call for the file system then as well.
-        guard let files = filesToSync, files.count + changedFolders.count <= Self.filesSyncedOneByOne else {
+        let afterUnsyncedBuild = access(unsyncedMarker, F_OK) == 0
+        guard let files = filesToSync, files.count + changedFolders.count <= Self.filesSyncedOneByOne, !afterUnsyncedBuild else {
             if ishop_sync_filesystem(stagingPath) != 0 { throw fail(stagingPath) }
+            // Everything is on disk now, a no-sync build's files included.
+            if afterUnsyncedBuild { unlink(unsyncedMarker) }
             return
         }
         var folders = changedFolders  // links from the live tree and removals changed these
@@ -498,7 +532,7 @@ final class OutputTree {
         pending.removeAll()
         // What this build wrote may not be on disk yet, and the next build keeps whatever the
         // spare's manifest vouches for without syncing it again: the file system first.
-        if syncBeforePublish { _ = ishop_sync_filesystem(stagingPath) }
+        if syncBeforePublish, ishop_sync_filesystem(stagingPath) == 0 { unlink(unsyncedMarker) }
         _ = try? writeManifest(BuildManifest(outputs: contents))
     }
 

@@ -148,6 +148,9 @@ public struct SiteBuilder {
         clock.lap("plan")
 
         // Every output has the digest the live site records for it: there is nothing to do.
+        // Read before this build holds the output folder (OutputTree takes the lock), so its
+        // identity goes with it: the tree reads it again if another build published meanwhile.
+        let liveIdentity = BuildManifest.identity(folder: output)
         let live = BuildManifest.load(folder: output)
         let nothingChanged = live?.outputs == plan.digests
         clock.lap("compare")
@@ -156,7 +159,8 @@ public struct SiteBuilder {
             return plan.report(output: output, rendered: [], tree: nil, images: images.report)
         }
 
-        let tree = try OutputTree(publishPath: output, precompress: config.precompress, live: live, syncBeforePublish: syncBeforePublish)
+        let tree = try OutputTree(publishPath: output, precompress: config.precompress, live: live, liveIdentity: liveIdentity,
+                                  syncBeforePublish: syncBeforePublish)
         // The feeds' task, which writes into the spare: stopped and waited for before a failed
         // build leaves (or it would go on writing files the spare's manifest does not list).
         var feedTask: Task<[String: FeedWork.Output], any Error>?
@@ -205,7 +209,7 @@ public struct SiteBuilder {
                                     imageURLs: images.sets.compactMapValues { set in set.fallback.map { models.urls.page("/" + $0.file) } },
                                     writer: tree.writer, workers: max(1, jobs), discard: tree.filesMovedAside,
                                     pieces: FeedWork.Pieces(keys: plan.productDigests, folder: config.resolve(Self.feedIndexFolder),
-                                                            publishPath: output, live: live?.outputs ?? [:], planned: plan.digests),
+                                                            publishPath: output, live: tree.live, planned: plan.digests),
                                     logger: logger)
             let feedKinds = Set(toRender.compactMap { planned -> FeedWork.Kind? in
                 switch planned.work {

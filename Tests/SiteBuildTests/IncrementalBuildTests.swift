@@ -197,6 +197,35 @@ struct IncrementalBuildTests {
         }
     }
 
+    @Test("After a --no-sync build, the next syncing build writes the whole file system to disk, however little it renders")
+    func syncAfterAnUnsyncedBuild() async throws {
+        let shop = try await ExampleShop.make()
+        defer { shop.remove() }
+        let marker = (shop.output as NSString).deletingLastPathComponent + "/.\((shop.output as NSString).lastPathComponent).unsynced"
+        _ = try await shop.buildOnFixedDate()
+        #expect(!FileManager.default.fileExists(atPath: marker))
+
+        // A throwaway build: its files may never have reached the disk, and the next builds keep
+        // and link them rather than write them again.
+        var fig = try #require(try await shop.store.catalog(includeUnpublished: true).first { $0.handle == "fig-bowl-print" })
+        fig.variants[0].priceCents += 100
+        _ = try await shop.store.upsert([fig])
+        _ = try await shop.buildOnFixedDate(sync: false)
+        #expect(FileManager.default.fileExists(atPath: marker))
+        fig.variants[0].priceCents += 100
+        _ = try await shop.store.upsert([fig])
+        _ = try await shop.buildOnFixedDate(sync: false)
+        #expect(FileManager.default.fileExists(atPath: marker), "a no-sync build never takes the marker away")
+
+        // One product changed: few enough files to sync one by one, but the file system is synced
+        // whole (the marker goes only then).
+        fig.variants[0].priceCents += 100
+        _ = try await shop.store.upsert([fig])
+        let report = try await shop.buildOnFixedDate()
+        #expect(report.pagesWritten < 100, "well under the 256 files synced one by one")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
     @Test("An unpublished product's page is gone; a template change renders every page again, not the feeds")
     func removalsAndTemplates() async throws {
         let shop = try await ExampleShop.make()

@@ -11,7 +11,7 @@ let fixedBuildDate = Date(timeIntervalSince1970: 1_700_000_000)
 extension ExampleShop {
     /// A build dated `fixedBuildDate`, with a sitemap limit when given.
     func buildOnFixedDate(
-        sitemapLimit: Int? = nil, jobs: Int? = nil, into folder: String? = nil, precompress: Bool? = nil
+        sitemapLimit: Int? = nil, jobs: Int? = nil, into folder: String? = nil, precompress: Bool? = nil, sync: Bool = true
     ) async throws -> SiteBuilder.Report {
         var config = config
         if let precompress { config.precompress = precompress }
@@ -19,6 +19,7 @@ extension ExampleShop {
         builder.buildDate = fixedBuildDate
         if let sitemapLimit { builder.sitemapLimit = sitemapLimit }
         if let jobs { builder.jobs = jobs }
+        builder.syncBeforePublish = sync
         return try await builder.build(outputDirectory: folder ?? output)
     }
 }
