@@ -26,9 +26,8 @@ final class OutputTree {
     /// The spare tree being brought up to date: the next published site.
     let stagingPath: String
     let precompress: Bool
-    private(set) var filesWritten = 0
     private(set) var bytesWritten = 0
-    /// `.gz` files written beside text files (not counted in `filesWritten`).
+    /// `.gz` files written beside text files.
     private(set) var compressedFilesWritten = 0
     /// Outputs already right in the spare (not touched) or hard-linked from the live tree.
     private(set) var filesKept = 0
@@ -227,7 +226,6 @@ final class OutputTree {
         try removeFromSpare(relativePath)
         try writeFile(relativePath, bytes: bytes)
         needsSync(relativePath, compressed: compressed != nil)
-        filesWritten += 1
         bytesWritten += bytes.count
         if let compressed {
             do {
@@ -269,7 +267,6 @@ final class OutputTree {
         var status = stat()
         if stat(target, &status) == 0 { bytesWritten += Int(status.st_size) }
         needsSync(relativePath)  // a file of the image cache may be as new as this build
-        filesWritten += 1
         contents[relativePath] = digest
     }
 
@@ -412,7 +409,6 @@ final class OutputTree {
     /// After a worker wrote `relativePath` (`bytes` in all, with its .gz if `compressed`).
     func recordWritten(_ relativePath: String, digest: String, bytes: Int, compressed: Bool) {
         needsSync(relativePath, compressed: compressed)
-        filesWritten += 1
         bytesWritten += bytes
         if compressed { compressedFilesWritten += 1 }
         pending.remove(relativePath)
