@@ -14,8 +14,10 @@ import Synchronization
 ///
 /// Entries belong to one revision. A newer revision seen by any request drops them all (the
 /// cache then refills from reads). An older one (a request that read the revision just before a
-/// commit) neither drops nor adds anything. The number of kept products and SKUs is bounded:
-/// past `capacity`, reads go to the store as they would without the cache.
+/// commit) neither drops nor adds anything. What is kept is bounded: the JSON bodies (products
+/// and stock answers) by their bytes (`byteCapacity`, about 32 MiB: a large catalog's products
+/// would otherwise take a hundred), SKUs by count. Past a bound, requests read the store as they
+/// would without the cache.
 final class CatalogCache: Sendable {
     private struct State {
         var revision: Int64 = .min
@@ -27,6 +29,8 @@ final class CatalogCache: Sendable {
         /// Whole answers of GET /api/stock by query text: every visitor of a product page asks
         /// the same question (that page's SKUs), so the answer is kept as written.
         var stockAnswers: [String: ByteBuffer] = [:]
+        /// Bytes of the kept bodies and their keys (an estimate of what they take).
+        var bytes = 0
 
         /// True when the entries are those of `revision` (after dropping older ones).
         mutating func adopt(_ newer: Int64) -> Bool {
@@ -36,6 +40,7 @@ final class CatalogCache: Sendable {
                 stock.removeAll(keepingCapacity: true)
                 absent.removeAll(keepingCapacity: true)
                 stockAnswers.removeAll(keepingCapacity: true)
+                bytes = 0
             }
             return newer == revision
         }
@@ -43,14 +48,17 @@ final class CatalogCache: Sendable {
 
     let capacity: Int
     let absentCapacity: Int
-    let answerCapacity: Int
+    let byteCapacity: Int
     private let state = Mutex(State())
 
-    init(capacity: Int = 100_000, absentCapacity: Int = 10_000, answerCapacity: Int = 10_000) {
+    init(capacity: Int = 100_000, absentCapacity: Int = 10_000, byteCapacity: Int = 32 << 20) {
         self.capacity = capacity
         self.absentCapacity = absentCapacity
-        self.answerCapacity = answerCapacity
+        self.byteCapacity = byteCapacity
     }
+
+    /// What a kept body costs against `byteCapacity`: its bytes, its key's and the entry's own.
+    private static func size(_ body: ByteBuffer, key: String) -> Int { body.readableBytes + key.utf8.count + 64 }
 
     /// The kept answer to a GET /api/stock with this query text at `revision`, if any.
     func stockAnswer(query: String, at revision: Int64) -> ByteBuffer? {
@@ -59,8 +67,10 @@ final class CatalogCache: Sendable {
 
     func keep(stockAnswer body: ByteBuffer, query: String, at revision: Int64) {
         state.withLock { state in
-            guard state.adopt(revision), state.stockAnswers.count < answerCapacity else { return }
+            let size = Self.size(body, key: query)
+            guard state.adopt(revision), state.stockAnswers[query] == nil, state.bytes + size <= byteCapacity else { return }
             state.stockAnswers[query] = body
+            state.bytes += size
         }
     }
 
@@ -71,8 +81,10 @@ final class CatalogCache: Sendable {
 
     func keep(product body: ByteBuffer, handle: String, at revision: Int64) {
         state.withLock { state in
-            guard state.adopt(revision), state.products.count < capacity else { return }
+            let size = Self.size(body, key: handle)
+            guard state.adopt(revision), state.products[handle] == nil, state.bytes + size <= byteCapacity else { return }
             state.products[handle] = body
+            state.bytes += size
         }
     }
 

@@ -165,6 +165,10 @@ enum PostgresSchema {
             """,
             "INSERT INTO stock_event_horizon (id, pruned_through) VALUES (1, 0)",
         ]),
+        // No "v4-catalog-revision" here, on purpose: SQLite's is a one-row counter that triggers
+        // update on every catalog write, and here that row's lock would make concurrent
+        // checkouts of different SKUs wait for each other. The runtime keeps no catalog answers
+        // in memory on PostgreSQL (see CatalogRevisions).
     ]
 
     /// Applies what is missing, in one transaction under an advisory lock, so that several

@@ -128,16 +128,22 @@ import Testing
     }
 
     @Test func keepsNoMoreThanItsCapacity() {
-        let cache = CatalogCache(capacity: 2, absentCapacity: 1)
+        // Room for the bodies of "a" and "b" (1 byte, a 1-byte key and 64 for the entry each).
+        let cache = CatalogCache(capacity: 2, absentCapacity: 1, byteCapacity: 2 * 66)
         for handle in ["a", "b", "c"] { cache.keep(product: ByteBuffer(string: handle), handle: handle, at: 1) }
         #expect(cache.product(handle: "b", at: 1) != nil)
         #expect(cache.product(handle: "c", at: 1) == nil)
+        cache.keep(stockAnswer: ByteBuffer(string: "{}"), query: "skus=A", at: 1)
+        #expect(cache.stockAnswer(query: "skus=A", at: 1) == nil, "stock answers share the byte budget")
         cache.keep(stock: ["A": 1, "B": 2, "C": 3], asked: ["A", "B", "C"], at: 1)
         #expect(cache.stock(skus: ["A"], at: 1) == nil, "three SKUs at once would pass the capacity: none kept")
         cache.keep(stock: [:], asked: ["X", "Y"], at: 1)
         #expect(cache.stock(skus: ["X"], at: 1) == nil, "absent SKUs past their own capacity are not kept")
         cache.keep(stock: [:], asked: ["X"], at: 1)
         #expect(cache.stock(skus: ["X"], at: 1) == [:])
+        // A newer revision starts the budget afresh.
+        cache.keep(product: ByteBuffer(string: "c"), handle: "c", at: 2)
+        #expect(cache.product(handle: "c", at: 2) != nil)
     }
 }
 
