@@ -57,33 +57,35 @@ final class CatalogCache: Sendable {
         self.byteCapacity = byteCapacity
     }
 
-    /// What a kept body costs against `byteCapacity`: its bytes, its key's and the entry's own.
-    private static func size(_ body: ByteBuffer, key: String) -> Int { body.readableBytes + key.utf8.count + 64 }
-
     /// The kept answer to a GET /api/stock with this query text at `revision`, if any.
     func stockAnswer(query: String, at revision: Int64) -> ByteBuffer? {
-        state.withLock { state in state.adopt(revision) ? state.stockAnswers[query] : nil }
+        body(query, in: \.stockAnswers, at: revision)
     }
 
     func keep(stockAnswer body: ByteBuffer, query: String, at revision: Int64) {
-        state.withLock { state in
-            let size = Self.size(body, key: query)
-            guard state.adopt(revision), state.stockAnswers[query] == nil, state.bytes + size <= byteCapacity else { return }
-            state.stockAnswers[query] = body
-            state.bytes += size
-        }
+        keep(body, as: query, in: \.stockAnswers, at: revision)
     }
 
     /// The kept JSON body of a product at `revision`, if any.
     func product(handle: String, at revision: Int64) -> ByteBuffer? {
-        state.withLock { state in state.adopt(revision) ? state.products[handle] : nil }
+        body(handle, in: \.products, at: revision)
     }
 
     func keep(product body: ByteBuffer, handle: String, at revision: Int64) {
+        keep(body, as: handle, in: \.products, at: revision)
+    }
+
+    private func body(_ key: String, in table: KeyPath<State, [String: ByteBuffer]>, at revision: Int64) -> ByteBuffer? {
+        state.withLock { state in state.adopt(revision) ? state[keyPath: table][key] : nil }
+    }
+
+    /// Keeps a body unless the budget is spent. Its cost: its bytes, its key's and about what the
+    /// entry itself takes.
+    private func keep(_ body: ByteBuffer, as key: String, in table: WritableKeyPath<State, [String: ByteBuffer]>, at revision: Int64) {
+        let size = body.readableBytes + key.utf8.count + 64
         state.withLock { state in
-            let size = Self.size(body, key: handle)
-            guard state.adopt(revision), state.products[handle] == nil, state.bytes + size <= byteCapacity else { return }
-            state.products[handle] = body
+            guard state.adopt(revision), state[keyPath: table][key] == nil, state.bytes + size <= byteCapacity else { return }
+            state[keyPath: table][key] = body
             state.bytes += size
         }
     }
