@@ -15,7 +15,8 @@ import Synchronization
 /// Entries belong to one revision. A newer revision seen by any request drops them all (the
 /// cache then refills from reads). An older one (a request that read the revision just before a
 /// commit) neither drops nor adds anything. What is kept is bounded: the JSON bodies (products
-/// and stock answers) by their bytes (`byteCapacity`, about 32 MiB: a large catalog's products
+/// and stock answers, each with a budget of its own, so that made-up stock queries cannot crowd
+/// out the products) by their bytes (`byteCapacity`, about 32 MiB in all: a large catalog's products
 /// would otherwise take a hundred), SKUs by count. Past a bound, requests read the store as they
 /// would without the cache.
 final class CatalogCache: Sendable {
@@ -30,7 +31,8 @@ final class CatalogCache: Sendable {
         /// the same question (that page's SKUs), so the answer is kept as written.
         var stockAnswers: [String: ByteBuffer] = [:]
         /// Bytes of the kept bodies and their keys (an estimate of what they take).
-        var bytes = 0
+        var productBytes = 0
+        var answerBytes = 0
 
         /// True when the entries are those of `revision` (after dropping older ones).
         mutating func adopt(_ newer: Int64) -> Bool {
@@ -40,7 +42,8 @@ final class CatalogCache: Sendable {
                 stock.removeAll(keepingCapacity: true)
                 absent.removeAll(keepingCapacity: true)
                 stockAnswers.removeAll(keepingCapacity: true)
-                bytes = 0
+                productBytes = 0
+                answerBytes = 0
             }
             return newer == revision
         }
@@ -63,7 +66,7 @@ final class CatalogCache: Sendable {
     }
 
     func keep(stockAnswer body: ByteBuffer, query: String, at revision: Int64) {
-        keep(body, as: query, in: \.stockAnswers, at: revision)
+        keep(body, as: query, in: \.stockAnswers, counting: \.answerBytes, upTo: byteCapacity / 4, at: revision)
     }
 
     /// The kept JSON body of a product at `revision`, if any.
@@ -72,7 +75,7 @@ final class CatalogCache: Sendable {
     }
 
     func keep(product body: ByteBuffer, handle: String, at revision: Int64) {
-        keep(body, as: handle, in: \.products, at: revision)
+        keep(body, as: handle, in: \.products, counting: \.productBytes, upTo: byteCapacity - byteCapacity / 4, at: revision)
     }
 
     private func body(_ key: String, in table: KeyPath<State, [String: ByteBuffer]>, at revision: Int64) -> ByteBuffer? {
@@ -81,12 +84,13 @@ final class CatalogCache: Sendable {
 
     /// Keeps a body unless the budget is spent. Its cost: its bytes, its key's and about what the
     /// entry itself takes.
-    private func keep(_ body: ByteBuffer, as key: String, in table: WritableKeyPath<State, [String: ByteBuffer]>, at revision: Int64) {
+    private func keep(_ body: ByteBuffer, as key: String, in table: WritableKeyPath<State, [String: ByteBuffer]>,
+                      counting bytes: WritableKeyPath<State, Int>, upTo budget: Int, at revision: Int64) {
         let size = body.readableBytes + key.utf8.count + 64
         state.withLock { state in
-            guard state.adopt(revision), state[keyPath: table][key] == nil, state.bytes + size <= byteCapacity else { return }
+            guard state.adopt(revision), state[keyPath: table][key] == nil, state[keyPath: bytes] + size <= budget else { return }
             state[keyPath: table][key] = body
-            state.bytes += size
+            state[keyPath: bytes] += size
         }
     }
 

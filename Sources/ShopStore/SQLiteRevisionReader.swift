@@ -15,7 +15,7 @@ final class SQLiteRevisionReader: Sendable {
     }
     private let handles: Mutex<Handles>
     private let path: String
-    private static let sql = "SELECT revision FROM catalog_revision WHERE id = 1"
+    static let sql = "SELECT revision FROM catalog_revision WHERE id = 1"
 
     init(path: String) throws {
         self.path = path

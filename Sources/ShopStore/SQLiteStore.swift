@@ -83,7 +83,7 @@ public final class SQLiteStore: Store {
 
     /// Reads the revision with an already prepared statement; `db` may be inside a transaction or not.
     private static func revision(_ db: Database) throws -> Int64 {
-        let rows = try SQLiteRows(db.cachedStatement(sql: "SELECT revision FROM catalog_revision WHERE id = 1"), in: db)
+        let rows = try SQLiteRows(db.cachedStatement(sql: SQLiteRevisionReader.sql), in: db)
         guard try rows.next() else { return 0 }
         let revision = Int64(rows.integer(0))
         while try rows.next() {}

@@ -128,13 +128,16 @@ import Testing
     }
 
     @Test func keepsNoMoreThanItsCapacity() {
-        // Room for the bodies of "a" and "b" (1 byte, a 1-byte key and 64 for the entry each).
-        let cache = CatalogCache(capacity: 2, absentCapacity: 1, byteCapacity: 2 * 66)
-        for handle in ["a", "b", "c"] { cache.keep(product: ByteBuffer(string: handle), handle: handle, at: 1) }
+        // Products get three quarters of the 280 bytes (210): room for two bodies of 10 bytes with
+        // a 1-byte key (75 each with the entry's 64), not three. Stock answers get 70: one of 66.
+        let cache = CatalogCache(capacity: 2, absentCapacity: 1, byteCapacity: 280)
+        for handle in ["a", "b", "c"] { cache.keep(product: ByteBuffer(string: String(repeating: handle, count: 10)), handle: handle, at: 1) }
         #expect(cache.product(handle: "b", at: 1) != nil)
         #expect(cache.product(handle: "c", at: 1) == nil)
-        cache.keep(stockAnswer: ByteBuffer(string: "{}"), query: "skus=A", at: 1)
-        #expect(cache.stockAnswer(query: "skus=A", at: 1) == nil, "stock answers share the byte budget")
+        cache.keep(stockAnswer: ByteBuffer(string: "1"), query: "s", at: 1)
+        #expect(cache.stockAnswer(query: "s", at: 1) != nil, "stock answers have a budget of their own")
+        cache.keep(stockAnswer: ByteBuffer(string: "1"), query: "t", at: 1)
+        #expect(cache.stockAnswer(query: "t", at: 1) == nil, "past it, none is kept")
         cache.keep(stock: ["A": 1, "B": 2, "C": 3], asked: ["A", "B", "C"], at: 1)
         #expect(cache.stock(skus: ["A"], at: 1) == nil, "three SKUs at once would pass the capacity: none kept")
         cache.keep(stock: [:], asked: ["X", "Y"], at: 1)
