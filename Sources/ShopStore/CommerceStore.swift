@@ -39,8 +39,8 @@ public protocol CommerceStore: Store, StockEventLog {
     /// Adds `quantity` to the SKU's line (creating the cart and the line when needed).
     func addToCart(_ owner: CartOwner, sku: String, quantity: Int, limits: CartLimits, now: Int64) async throws -> CartChange
 
-    /// `addToCart`, then the cart as `cart(of:)` reads it afterwards: what POST /api/cart/items
-    /// answers with. A store may do both in one transaction (SQLite does: it saves taking a
+    /// `addToCart`, then the cart as `cart(of:)` reads it afterwards (nil when the add was
+    /// refused: the route answers with the refusal): what POST /api/cart/items answers with. A store may do both in one transaction (SQLite does: it saves taking a
     /// reader and a second transaction on every call); the default calls one after the other.
     func addToCartReadingCart(_ owner: CartOwner, sku: String, quantity: Int, limits: CartLimits, now: Int64) async throws
         -> (change: CartChange, cart: StoredCart?)
@@ -254,7 +254,7 @@ extension CommerceStore {
         -> (change: CartChange, cart: StoredCart?)
     {
         let change = try await addToCart(owner, sku: sku, quantity: quantity, limits: limits, now: now)
-        return (change, try await cart(of: owner))
+        return (change, change == .updated ? try await cart(of: owner) : nil)
     }
 }
 

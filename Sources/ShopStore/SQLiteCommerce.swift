@@ -166,9 +166,10 @@ extension SQLiteStore: CommerceStore {
         -> (change: CartChange, cart: StoredCart?)
     {
         try await pool.write { db in
-            guard try Self.isSellable(db, sku: sku) else { return (.unknownSKU, try Self.storedCart(db, owner)) }
+            guard try Self.isSellable(db, sku: sku) else { return (.unknownSKU, nil) }
             let id = try Self.cartID(db, owner) ?? Self.createCart(db, owner, now: now)
             let change = try Self.add(db, cartID: id, sku: sku, quantity: quantity, limits: limits, now: now, capped: false)
+            guard change == .updated else { return (change, nil) }
             return (change, StoredCart(id: id, lines: try Self.lines(db, cartID: id)))
         }
     }
