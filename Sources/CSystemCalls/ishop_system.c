@@ -4,6 +4,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 int ishop_exchange_paths(const char *first, const char *second) {
@@ -40,6 +43,75 @@ void ishop_start_writeback(int fd) {
     /* Asynchronous: queues the file's dirty pages for writing and returns. Errors are left to
        the syncfs before publishing, which reports them. */
     (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
+struct ishop_background_sync {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int folder;
+    int interval_ms;
+    int stopping;
+    int error;
+};
+
+static void *background_sync_loop(void *argument) {
+    struct ishop_background_sync *sync = argument;
+    pthread_mutex_lock(&sync->lock);
+    while (!sync->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        long long nanoseconds = until.tv_nsec + (long long)sync->interval_ms * 1000000LL;
+        until.tv_sec += nanoseconds / 1000000000LL;
+        until.tv_nsec = nanoseconds % 1000000000LL;
+        while (!sync->stopping && pthread_cond_timedwait(&sync->wake, &sync->lock, &until) == 0) {}
+        if (sync->stopping) break;
+        pthread_mutex_unlock(&sync->lock);
+        int result = syncfs(sync->folder);
+        int saved = errno;
+        pthread_mutex_lock(&sync->lock);
+        if (result != 0 && sync->error == 0) sync->error = saved;
+    }
+    pthread_mutex_unlock(&sync->lock);
+    return NULL;
+}
+
+ishop_background_sync *ishop_background_sync_start(const char *path, int interval_ms) {
+    struct ishop_background_sync *sync = calloc(1, sizeof *sync);
+    if (sync == NULL) return NULL;
+    sync->folder = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sync->folder < 0) {
+        free(sync);
+        return NULL;
+    }
+    sync->interval_ms = interval_ms > 0 ? interval_ms : 1;
+    pthread_mutex_init(&sync->lock, NULL);
+    pthread_cond_init(&sync->wake, NULL);
+    int failed = pthread_create(&sync->thread, NULL, background_sync_loop, sync);
+    if (failed != 0) {
+        close(sync->folder);
+        pthread_cond_destroy(&sync->wake);
+        pthread_mutex_destroy(&sync->lock);
+        free(sync);
+        errno = failed;
+        return NULL;
+    }
+    return sync;
+}
+
+int ishop_background_sync_stop(ishop_background_sync *sync) {
+    if (sync == NULL) return 0;
+    pthread_mutex_lock(&sync->lock);
+    sync->stopping = 1;
+    pthread_cond_signal(&sync->wake);
+    pthread_mutex_unlock(&sync->lock);
+    pthread_join(sync->thread, NULL);
+    int error = sync->error;
+    close(sync->folder);
+    pthread_cond_destroy(&sync->wake);
+    pthread_mutex_destroy(&sync->lock);
+    free(sync);
+    return error;
 }
 
 static int write_all(int out, const char *bytes, size_t count) {

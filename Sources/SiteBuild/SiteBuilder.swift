@@ -172,6 +172,7 @@ public struct SiteBuilder {
             }
             clock.lap("keep")
             let total = toRender.count
+            tree.expectWrites(total)
             var done = 0
             func step(_ count: Int = 1) {
                 let before = done

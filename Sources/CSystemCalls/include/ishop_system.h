@@ -20,6 +20,19 @@ int ishop_sync_file(const char *path);
    publishing has little left to wait for. */
 void ishop_start_writeback(int fd);
 
+/* A thread that syncs the file system holding `path` (syncfs) every `interval_ms` until
+   stopped: a build that writes thousands of pages gets them onto disk while it renders, in few
+   large requests, instead of starting one small writeback per file (whose block-layer cost fell
+   on the rendering threads) or waiting for all of them at the end. Returns NULL (errno set) if
+   the folder cannot be opened or the thread cannot start. */
+typedef struct ishop_background_sync ishop_background_sync;
+ishop_background_sync *ishop_background_sync_start(const char *path, int interval_ms);
+
+/* Stops the thread, waits for it and frees `sync`. Returns 0, or the errno of the first sync
+   that failed: an error syncfs reported to this thread is not reported again to a later call,
+   so the caller must treat it as its own. */
+int ishop_background_sync_stop(ishop_background_sync *sync);
+
 /* Appends `length` bytes of `in`, from `offset`, to `out` at its file offset (which advances),
    inside the kernel where it can (Linux copy_file_range): a feed rebuilt around one changed
    product copies the rest of the live file without bringing 30 MB through the process. Falls

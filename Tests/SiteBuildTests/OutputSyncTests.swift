@@ -1,0 +1,90 @@
+import CSystemCalls
+import Foundation
+@testable import SiteBuild
+import Testing
+
+/// How a build gets its files onto disk before publishing: a few files are synced one by one
+/// (each one's writeback started as it is written); thousands by a thread that syncs the file
+/// system while they are written, and once more before the swap.
+@Suite("Syncing the new site")
+struct OutputSyncTests {
+    @Test("A build of more files than are synced one by one syncs in the background, and publishes every file")
+    func largeBuildsSyncInBackground() throws {
+        let folder = try TemporaryFolder("output-sync")
+        defer { folder.remove() }
+        let output = folder.file("public")
+        let count = OutputTree.filesSyncedOneByOne + 44
+
+        let tree = try OutputTree(publishPath: output, precompress: false)
+        #expect(!tree.syncsInBackground)
+        #expect(tree.writer.startWriteback, "until told otherwise, each file's writeback starts as it is written")
+        tree.expectWrites(count)
+        #expect(tree.syncsInBackground)
+        #expect(!tree.writer.startWriteback, "the background sync writes them instead")
+        tree.expectWrites(count)  // asked again: still the one thread
+        for number in 0..<count {
+            let path = "products/p\(number)/index.html"
+            try tree.prepare(path, digest: "d\(number)")
+            let bytes = Array("page \(number)\n".utf8)
+            let written = try bytes.withUnsafeBytes { try tree.writer.write(path, bytes: $0, compressed: nil) }
+            tree.recordWritten(path, digest: "d\(number)", bytes: written, compressed: false)
+        }
+        try tree.publish()
+        #expect(!tree.syncsInBackground, "stopped before the sync that precedes the swap")
+        for number in [0, count / 2, count - 1] {
+            #expect(try String(contentsOfFile: "\(output)/products/p\(number)/index.html", encoding: .utf8) == "page \(number)\n")
+        }
+        #expect(BuildManifest.load(folder: output)?.outputs.count == count)
+    }
+
+    @Test("A build of few files, or one that does not sync, starts no background sync")
+    func smallBuildsSyncFileByFile() throws {
+        let folder = try TemporaryFolder("output-sync-small")
+        defer { folder.remove() }
+        do {
+            let tree = try OutputTree(publishPath: folder.file("public"), precompress: false)
+            tree.expectWrites(12)
+            #expect(!tree.syncsInBackground)
+            #expect(tree.writer.startWriteback)
+            tree.abandon()
+        }
+        do {
+            let tree = try OutputTree(publishPath: folder.file("unsynced"), precompress: false, syncBeforePublish: false)
+            tree.expectWrites(OutputTree.filesSyncedOneByOne * 10)
+            #expect(!tree.syncsInBackground)
+            #expect(!tree.writer.startWriteback)
+            tree.abandon()
+        }
+    }
+
+    @Test("A failed build stops the background sync")
+    func abandonStopsTheSync() throws {
+        let folder = try TemporaryFolder("output-sync-abandon")
+        defer { folder.remove() }
+        let tree = try OutputTree(publishPath: folder.file("public"), precompress: false)
+        tree.expectWrites(OutputTree.filesSyncedOneByOne + 1)
+        #expect(tree.syncsInBackground)
+        tree.abandon()
+        #expect(!tree.syncsInBackground)
+        #expect(!fileExists(folder.file("public")), "nothing was published")
+    }
+
+    @Test("The background sync thread runs, stops promptly, and refuses a folder that is not there")
+    func backgroundSyncShim() throws {
+        let folder = try TemporaryFolder("background-sync")
+        defer { folder.remove() }
+        #expect(ishop_background_sync_start(folder.file("missing"), 10) == nil)
+        #expect(errno == ENOENT)
+
+        // An hour's interval: stopping wakes the thread rather than waiting the interval out
+        // (if it did not, this test would hold the suite for an hour and CI's limit would fail it).
+        let sync = try #require(ishop_background_sync_start(folder.path, 3_600_000))
+        #expect(ishop_background_sync_stop(sync) == 0)
+
+        // A short one: it syncs several times over, and reports no error.
+        let busy = try #require(ishop_background_sync_start(folder.path, 1))
+        try Data(repeating: 7, count: 1 << 20).write(to: URL(fileURLWithPath: folder.file("dirty")))
+        usleep(20_000)
+        #expect(ishop_background_sync_stop(busy) == 0)
+    }
+}
