@@ -144,17 +144,23 @@ public enum PlainText {
         // Most catalog text has none of the bytes that can start an unfit character (C0 controls
         // but tab, LF, FF and CR; DEL; 0xC2, the lead byte of the C1 controls; 0xEF, of U+FDD0...
         // and U+FFFE/F; 0xF0 and up, of the other planes' noncharacters): no scalar walk then.
-        let maybeUnfit = text.utf8.contains { (byte: UInt8) -> Bool in
-            switch byte {
-            case 0x09, 0x0A, 0x0C, 0x0D: false
-            case 0x00..<0x20, 0x7F, 0xC2, 0xEF, 0xF0...: true
-            default: false
-            }
-        }
+        // Over the contiguous bytes with no early exit, which the compiler turns into a few
+        // vector instructions: the byte-by-byte `contains` was 2% of a 10,000-product build.
+        let maybeUnfit = text.utf8.withContiguousStorageIfAvailable(mayStartUnfitCharacter)
+            ?? Array(text.utf8).withUnsafeBufferPointer(mayStartUnfitCharacter)
         guard maybeUnfit, text.unicodeScalars.contains(where: isUnfitForPages) else { return text }
         var kept = String.UnicodeScalarView()
         for scalar in text.unicodeScalars where !isUnfitForPages(scalar) { kept.append(scalar) }
         return String(kept)
+    }
+
+    private static func mayStartUnfitCharacter(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var found: UInt8 = 0
+        for byte in bytes {
+            let control = byte < 0x20 && byte != 0x09 && byte != 0x0A && byte != 0x0C && byte != 0x0D
+            found |= control || byte == 0x7F || byte == 0xC2 || byte >= 0xEF ? 1 : 0
+        }
+        return found != 0
     }
 
     static func isUnfitForPages(_ scalar: Unicode.Scalar) -> Bool {

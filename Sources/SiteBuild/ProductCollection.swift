@@ -35,10 +35,11 @@ struct ProductCollection: Sendable {
         max(1, (members.count + pageSize - 1) / pageSize)
     }
 
-    /// The products on page `number` (1-based).
-    func productsOnPage(_ number: Int, pageSize: Int) -> [Product] {
-        indicesOnPage(number, pageSize: pageSize).map { catalog[Int($0)] }
-    }
+    /// The product at `member`, one of `indicesOnPage`'s indices.
+    func product(_ member: Int32) -> Product { catalog[Int(member)] }
+
+    /// Its handle, without a copy of the whole product.
+    func handle(_ member: Int32) -> String { catalog[Int(member)].handle }
 
     /// Indices into the build's catalog of the products on page `number`: what the plan needs,
     /// without copying them.

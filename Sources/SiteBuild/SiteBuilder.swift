@@ -234,12 +234,13 @@ public struct SiteBuilder {
                 precompress: config.precompress)
             for start in stride(from: 0, to: productOutputs.count, by: window) {
                 let slice = Array(productOutputs[start..<min(start + window, productOutputs.count)])
-                let batch = slice.map { planned -> Product in
+                // Indices into the catalog, not copies of its products.
+                let batch = slice.map { planned -> Int in
                     guard case .product(let index) = planned.work else { preconditionFailure("not a product page") }
-                    return products[index]
+                    return index
                 }
                 for planned in slice { try tree.prepare(planned.path, digest: planned.digest) }
-                let files = try await renderer.renderAndWrite(batch, paths: slice.map(\.path), writer: tree.writer, workers: workers)
+                let files = try await renderer.renderAndWrite(products, at: batch, paths: slice.map(\.path), writer: tree.writer, workers: workers)
                 for (planned, file) in zip(slice, files) { recordWritten(planned, file) }
             }
             clock.lap("product pages")
@@ -253,7 +254,8 @@ public struct SiteBuilder {
             func need(_ product: Product) { if seen.insert(product.handle).inserted { needed.append(product) } }
             for planned in listingOutputs {
                 guard case .listing(let index, let number) = planned.work else { continue }
-                collections[index].productsOnPage(number, pageSize: config.pageSize).forEach(need)
+                let collection = collections[index]
+                for member in collection.indicesOnPage(number, pageSize: config.pageSize) { need(collection.product(member)) }
             }
             if rendersHome { plan.newest.forEach(need) }
             let cards = try await CardRenderer(models: models, theme: theme).render(needed, workers: workers)
@@ -438,12 +440,12 @@ final class ProductPageRenderer: @unchecked Sendable {
         self.precompress = precompress
     }
 
-    /// Renders the pages of `products` and writes each to its path in `paths`, on `workers` workers.
-    func renderAndWrite(_ products: [Product], paths: [String], writer: OutputTree.Writer, workers: Int) async throws -> [WrittenFile] {
+    /// Renders the pages of `catalog[indices[n]]` and writes each to `paths[n]`, on `workers` workers.
+    func renderAndWrite(_ catalog: [Product], at indices: [Int], paths: [String], writer: OutputTree.Writer, workers: Int) async throws -> [WrittenFile] {
         // Indices, not (product, path) pairs: copying 10,000 products into work items, and again
         // into each worker's share, was about a twentieth of a whole build.
-        try await renderInParallel(Array(products.indices), workers: workers) { index in
-            try self.render(products[index]).write(to: paths[index], with: writer)
+        try await renderInParallel(Array(indices.indices), workers: workers) { item in
+            try self.render(catalog[indices[item]]).write(to: paths[item], with: writer)
         }
     }
 

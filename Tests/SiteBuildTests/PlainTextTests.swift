@@ -76,3 +76,45 @@ struct PlainTextTests {
         #expect(text == "Nice print")
     }
 }
+
+@Suite("JSON inside a script element")
+struct ScriptSafeJSONTests {
+    /// Every kind of character the escaper treats apart, alone, at either end and among plain text.
+    static let samples: [String] = {
+        let pieces = [
+            "\"", "\\", "\n", "\r", "\t", "\u{0}", "\u{1F}", "\u{7F}", "<", ">", "&", "</script>",
+            "é", "—", "日本", "\u{A0}", "\u{85}", "\u{9F}", "\u{2028}", "\u{2029}", "\u{2027}", "\u{202A}",
+            String(Unicode.Scalar(0xFDD0)!), String(Unicode.Scalar(0xFDEF)!), "\u{FDF0}", "\u{FFFD}", "\u{FFFE}", "\u{FFFF}", "\u{FEFF}",
+            "🎉", "\u{1FFFE}", "\u{10FFFF}", "\u{10000}",
+        ]
+        return pieces + pieces.map { "a\($0)b" } + [pieces.joined(), pieces.joined(separator: "plain text "), ""]
+    }()
+
+    @Test("A string comes back whole from a JSON reader, with no raw <, >, &, U+2028/9, C1 control or noncharacter")
+    func escapes() throws {
+        for sample in Self.samples {
+            var json = ScriptSafeJSON()
+            json.string(sample)
+            let text = json.text
+            let decoded = try JSONDecoder().decode(String.self, from: Data(text.utf8))
+            #expect(decoded == sample, "\(text.debugDescription)")
+            for scalar in text.unicodeScalars {
+                let forbidden = scalar.value < 0x20 || scalar == "<" || scalar == ">" || scalar == "&"
+                    || scalar.value == 0x2028 || scalar.value == 0x2029 || PlainText.isUnfitForPages(scalar)
+                #expect(!forbidden, "U+\(String(scalar.value, radix: 16)) written raw for \(sample.debugDescription)")
+            }
+        }
+    }
+
+    @Test("Plain text and characters that need no escape are written as they are")
+    func plainTextUnchanged() {
+        for sample in ["Fig Bowl Print", "é — 日本 🎉 \u{A0}", "\u{2027}\u{202A}\u{FDF0}\u{FEFF}"] {
+            var json = ScriptSafeJSON()
+            json.string(sample)
+            #expect(json.text == "\"\(sample)\"")
+        }
+        var json = ScriptSafeJSON()
+        json.string("say \"hi\" \\ </b>\u{2028}")
+        #expect(json.text == #""say \"hi\" \\ \u003c/b\u003e\u2028""#)
+    }
+}
