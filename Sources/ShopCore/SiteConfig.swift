@@ -23,6 +23,8 @@ public struct SiteConfig: Sendable {
     public var pageSize: Int
     /// Write a `.gz` beside every text output (for Nginx's gzip_static).
     public var precompress: Bool = true
+    /// Which of the optional outputs a build writes (Hugo's disableKinds, the other way round).
+    public var outputs = Outputs()
     public var images: ImageSettings
     /// Runtime settings per environment name ("development", "production", ...).
     public var environments: [String: RuntimeSettings]
@@ -32,6 +34,20 @@ public struct SiteConfig: Sendable {
     public var sourceFile: String
 
     /// `images:` in site.yml: the responsive sets and how remote sources are fetched.
+    /// Outputs a shop may do without: each is written unless switched off in site.yml's `outputs:`.
+    public struct Outputs: Sendable, Equatable {
+        /// A collection (`/collections/<slug>/`) for every tag, as well as for every product type.
+        public var tagCollections = true
+        /// `/feed.xml`, the Atom feed of the newest products (and the pages' links to it).
+        public var atomFeed = true
+        /// `/merchant-feed.xml`, the Google Merchant Center feed.
+        public var merchantFeed = true
+        /// `/search-index.json`, for client-side search.
+        public var searchIndex = true
+
+        public init() {}
+    }
+
     public struct ImageSettings: Sendable, Equatable {
         public var widths: [Int]
         public static let defaultWidths = [320, 640, 1024, 1600]
@@ -178,6 +194,15 @@ extension SiteConfig {
 
         let precompress = try root.bool("precompress") ?? true
 
+        var outputs = Outputs()
+        if let outputMap = try root.mapping("outputs") {
+            outputs.tagCollections = try outputMap.bool("tagCollections") ?? true
+            outputs.atomFeed = try outputMap.bool("atomFeed") ?? true
+            outputs.merchantFeed = try outputMap.bool("merchantFeed") ?? true
+            outputs.searchIndex = try outputMap.bool("searchIndex") ?? true
+            try outputMap.rejectUnknownKeys()
+        }
+
         var images = ImageSettings(widths: ImageSettings.defaultWidths)
         if let imageMap = try root.mapping("images") {
             if let widths = try imageMap.ints("widths") {
@@ -232,12 +257,14 @@ extension SiteConfig {
         }
 
         try root.rejectUnknownKeys()
-        return SiteConfig(
+        var config = SiteConfig(
             title: title, tagline: tagline, baseURL: baseURL, currency: currency, locale: locale,
             database: database, publishDir: publishDir, theme: theme, themesDir: themesDir,
             contentDir: contentDir, pageSize: pageSize, precompress: precompress, images: images, environments: environments,
             siteDirectory: siteDirectory, sourceFile: file
         )
+        config.outputs = outputs
+        return config
     }
 
     private static func nonEmptyPath(_ map: YAMLMapping, _ key: String) throws -> String? {

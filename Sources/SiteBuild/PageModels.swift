@@ -17,6 +17,8 @@ struct PageModels {
     var fragments: TemplateValue = [:]
     /// Catalog image source -> its responsive set, from the image stage (empty with --no-images).
     var imageSets: [String: ImageSet] = [:]
+    /// The slugs of this build's collections: a tag links to one only if it is here.
+    var collectionSlugs: Set<String> = []
 
     /// `sizes` for the pictures of a grid card and of a product page (the default theme's layout).
     static let cardSizes = "(min-width: 60em) 25vw, 50vw"
@@ -38,6 +40,8 @@ struct PageModels {
             "nav": .list(navigation.map { ["title": .text($0.title), "url": "/\($0.slug)/"] }),
         ]
         if !config.tagline.isEmpty { site["tagline"] = .text(config.tagline) }
+        // Left out when switched off (site.yml `outputs.atomFeed`): the theme links to the feed only while it is written.
+        if config.outputs.atomFeed { site["atomFeed"] = .text("/" + AtomFeed.path) }
         self.site = .fields(site)
         var assets: [String: TemplateValue] = ["css": .text(stylesheet)]
         // The live stock script (issue 7), when the theme has one: product and listing pages load it.
@@ -163,7 +167,9 @@ struct PageModels {
         model["hasOptions"] = .flag(!product.optionNames.isEmpty)
         model["tags"] = .list(product.tags.map { tag -> TemplateValue in
             var entry: [String: TemplateValue] = ["name": shown(tag)]
-            if let slug = ProductCollection.slug(for: tag) { entry["url"] = "/collections/\(slug)/" }
+            // A tag links to its collection only where there is one (site.yml can switch tag
+            // collections off; a type's collection of the same slug still stands).
+            if let slug = ProductCollection.slug(for: tag), collectionSlugs.contains(slug) { entry["url"] = "/collections/\(slug)/" }
             return .fields(entry)
         })
         model["variants"] = .list(product.variants.map { variant -> TemplateValue in

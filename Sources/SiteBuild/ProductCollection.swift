@@ -70,7 +70,8 @@ struct ProductCollection: Sendable {
     private static let knownSlugs = Mutex<[String: KnownSlug]>([:])
 
     /// Every collection of `products` (the published catalog), ordered by title then slug.
-    static func gather(_ products: [Product]) -> [ProductCollection] {
+    /// Without `tags`, only product types make collections (site.yml `outputs.tagCollections`).
+    static func gather(_ products: [Product], tags: Bool = true) -> [ProductCollection] {
         struct Gathering {
             var typeTitles: Set<String> = []
             var tagTitles: Set<String> = []
@@ -93,7 +94,7 @@ struct ProductCollection: Sendable {
                 gatherings[slug, default: Gathering()].typeTitles.insert(product.productType)
                 joined.insert(slug)
             }
-            for tag in product.tags {
+            for tag in product.tags where tags {
                 guard let slug = Self.slug(for: tag) else { continue }
                 gatherings[slug, default: Gathering()].tagTitles.insert(tag)
                 joined.insert(slug)

@@ -114,7 +114,7 @@ public struct SiteBuilder {
             throw BuildError(.plan, "product handle \"\(bad.handle.prefix(80))\" cannot be a page address (letters, digits, - and _ only)")
         }
         clock.lap("catalog")
-        let collections = ProductCollection.gather(products)
+        let collections = ProductCollection.gather(products, tags: config.outputs.tagCollections)
         logger.info("build planned", metadata: [
             "products": "\(products.count)", "collections": "\(collections.count)", "pages": "\(pages.count)",
             "theme": "\(config.theme)", "output": "\(output)",
@@ -126,6 +126,7 @@ public struct SiteBuilder {
         let stockScript = assets.url(of: "js/stock.js") ?? ""
         var models = PageModels(config: config, navigation: navigation, stylesheet: stylesheet, stockScript: stockScript, year: day.year)
         let collectionsBySlug = Dictionary(collections.map { ($0.slug, $0) }, uniquingKeysWith: { first, _ in first })
+        models.collectionSlugs = Set(collectionsBySlug.keys)
         // The shop's departments: collections of a product type. Tags are listed at /collections/.
         let departments = collections.filter(\.isProductType).map { models.collectionLink($0) }
 

@@ -91,6 +91,8 @@ struct SitePlan {
         }
         common.add([config.title, config.tagline, config.baseURL.absoluteString, config.currency.code, config.locale,
                     config.language, "\(config.precompress)", "\(config.pageSize)", stylesheet, "\(day.year)"])
+        // Pages link to the Atom feed and to tag collections only while those are written.
+        common.add([config.outputs.tagCollections, config.outputs.atomFeed].map { $0 ? "on" : "off" })
         for page in pages where page.menu { common.add(page.title); common.add(page.slug); common.add(page.weight) }
         fragments.forEach { common.add($0) }
         let shared = common.finish()
@@ -184,15 +186,15 @@ struct SitePlan {
         atom.add([base, config.title, config.tagline, config.language, day.timestamp])
         atom.add(config.precompress)  // whether a .gz stands beside it
         products.suffix(AtomFeed.entryCount).forEach { atom.add(byHandle[$0.handle] ?? "") }
-        try add(AtomFeed.path, atom.finish(), .atom, page: nil)
+        if config.outputs.atomFeed { try add(AtomFeed.path, atom.finish(), .atom, page: nil) }
         var merchant = InputDigest("merchant")
         merchant.add([base, config.title, config.tagline, config.currency.code, catalogDigest])
         merchant.add(config.precompress)  // whether a .gz stands beside it
-        try add(MerchantFeed.path, merchant.finish(), .merchant, page: nil)
+        if config.outputs.merchantFeed { try add(MerchantFeed.path, merchant.finish(), .merchant, page: nil) }
         var search = InputDigest("search")
         search.add([config.currency.code, config.locale, catalogDigest])
         search.add(config.precompress)  // whether a .gz stands beside it
-        try add(SearchIndex.path, search.finish(), .search, page: nil)
+        if config.outputs.searchIndex { try add(SearchIndex.path, search.finish(), .search, page: nil) }
 
         try add(OutputTree.markerName, "marker-1", .marker, page: nil)
         // public/.gitkeep is tracked by git in the shop's repository: carry it over.

@@ -287,6 +287,22 @@ struct SiteConfigTests {
         #expect(error.line == 3)
     }
 
+    @Test("outputs: every optional output is on unless switched off; an unknown one is refused")
+    func optionalOutputs() throws {
+        let defaults = try Self.parse(Self.yaml("title: Shop")).outputs
+        #expect(defaults.tagCollections && defaults.atomFeed && defaults.merchantFeed && defaults.searchIndex)
+        let some = try Self.parse(Self.yaml("title: Shop", "outputs:", "  tagCollections: false", "  merchantFeed: false")).outputs
+        #expect(!some.tagCollections && !some.merchantFeed)
+        #expect(some.atomFeed && some.searchIndex)
+        let none = try Self.parse(Self.yaml(
+            "title: Shop", "outputs:", "  tagCollections: false", "  atomFeed: false", "  merchantFeed: false", "  searchIndex: false")).outputs
+        #expect(!none.tagCollections && !none.atomFeed && !none.merchantFeed && !none.searchIndex)
+
+        let error = try Self.configError(Self.yaml("title: Shop", "outputs:", "  rssFeed: false"))
+        #expect(error.keyPath == "outputs.rssFeed")
+        #expect(error.line == 3)
+    }
+
     @Test("Values of the wrong type or out of range are refused with key path and line", arguments: [
         (yamlLines("title: Shop", "images:", "  widths: wide"), "images.widths", "widths: wide"),
         (yamlLines("title: Shop", "images:", "  widths: [320, 10]"), "images.widths", "widths: [320, 10]"),
@@ -309,6 +325,8 @@ struct SiteConfigTests {
         (yamlLines("title: Shop", "environments:", "  development:", "    serveStatic: maybe"),
          "environments.development.serveStatic", "serveStatic: maybe"),
         (yamlLines("title: Shop", "environments:", "  production: 8080"), "environments.production", "production: 8080"),
+        (yamlLines("title: Shop", "outputs:", "  merchantFeed: sometimes"), "outputs.merchantFeed", "merchantFeed: sometimes"),
+        (yamlLines("title: Shop", "outputs: none"), "outputs", "outputs: none"),
     ])
     func wrongValues(text: String, keyPath: String, needle: String) throws {
         let error = try Self.configError(text)

@@ -11,10 +11,12 @@ let fixedBuildDate = Date(timeIntervalSince1970: 1_700_000_000)
 extension ExampleShop {
     /// A build dated `fixedBuildDate`, with a sitemap limit when given.
     func buildOnFixedDate(
-        sitemapLimit: Int? = nil, jobs: Int? = nil, into folder: String? = nil, precompress: Bool? = nil, sync: Bool = true
+        sitemapLimit: Int? = nil, jobs: Int? = nil, into folder: String? = nil, precompress: Bool? = nil, sync: Bool = true,
+        outputs: SiteConfig.Outputs? = nil
     ) async throws -> SiteBuilder.Report {
         var config = config
         if let precompress { config.precompress = precompress }
+        if let outputs { config.outputs = outputs }
         var builder = SiteBuilder(config: config, store: store)
         builder.buildDate = fixedBuildDate
         if let sitemapLimit { builder.sitemapLimit = sitemapLimit }
