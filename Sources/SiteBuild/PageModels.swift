@@ -17,8 +17,11 @@ struct PageModels {
     var fragments: TemplateValue = [:]
     /// Catalog image source -> its responsive set, from the image stage (empty with --no-images).
     var imageSets: [String: ImageSet] = [:]
-    /// The slugs of this build's collections: a tag links to one only if it is here.
-    var collectionSlugs: Set<String> = []
+    /// This build's collections by slug, as a breadcrumb shows them (title, first page): a tag
+    /// links to a collection only if it is here. Worked out once: looking the collections up
+    /// for each product on two workers at once made their shared buffers' reference counts a
+    /// tenth of a no-op rebuild's plan.
+    var collectionCrumbs: [String: Crumb] = [:]
 
     /// `sizes` for the pictures of a grid card and of a product page (the default theme's layout).
     static let cardSizes = "(min-width: 60em) 25vw, 50vw"
@@ -169,7 +172,7 @@ struct PageModels {
             var entry: [String: TemplateValue] = ["name": shown(tag)]
             // A tag links to its collection only where there is one (site.yml can switch tag
             // collections off; a type's collection of the same slug still stands).
-            if let slug = ProductCollection.slug(for: tag), collectionSlugs.contains(slug) { entry["url"] = "/collections/\(slug)/" }
+            if let slug = ProductCollection.slug(for: tag), collectionCrumbs[slug] != nil { entry["url"] = "/collections/\(slug)/" }
             return .fields(entry)
         })
         model["variants"] = .list(product.variants.map { variant -> TemplateValue in
@@ -200,11 +203,9 @@ struct PageModels {
 
     /// Home / <the product's type collection> / <the product>; the type is left out when the
     /// product has none (or one whose name makes no slug).
-    func trail(for product: Product, collections: [String: ProductCollection]) -> [Crumb] {
+    func trail(for product: Product) -> [Crumb] {
         var trail = [Crumb(title: "Home", path: "/")]
-        if let slug = ProductCollection.slug(for: product.productType), let collection = collections[slug] {
-            trail.append(Crumb(title: collection.title, path: collection.path(page: 1)))
-        }
+        if let slug = ProductCollection.slug(for: product.productType), let crumb = collectionCrumbs[slug] { trail.append(crumb) }
         trail.append(Crumb(title: product.title, path: Self.productPath(product)))
         return trail
     }

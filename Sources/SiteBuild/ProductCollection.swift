@@ -88,13 +88,14 @@ struct ProductCollection: Sendable {
         var joined: Set<String> = []
         for index in order {
             // Every slug this product belongs to, once, however many of its type and tags share it.
+            // Its type and tags only, not a copy of the whole product (a reference count per field).
             joined.removeAll(keepingCapacity: true)
-            let product = products[index]
-            if let slug = Self.slug(for: product.productType) {
-                gatherings[slug, default: Gathering()].typeTitles.insert(product.productType)
+            let productType = products[index].productType
+            if let slug = Self.slug(for: productType) {
+                gatherings[slug, default: Gathering()].typeTitles.insert(productType)
                 joined.insert(slug)
             }
-            for tag in product.tags where tags {
+            for tag in products[index].tags where tags {
                 guard let slug = Self.slug(for: tag) else { continue }
                 gatherings[slug, default: Gathering()].tagTitles.insert(tag)
                 joined.insert(slug)

@@ -126,7 +126,7 @@ public struct SiteBuilder {
         let stockScript = assets.url(of: "js/stock.js") ?? ""
         var models = PageModels(config: config, navigation: navigation, stylesheet: stylesheet, stockScript: stockScript, year: day.year)
         let collectionsBySlug = Dictionary(collections.map { ($0.slug, $0) }, uniquingKeysWith: { first, _ in first })
-        models.collectionSlugs = Set(collectionsBySlug.keys)
+        models.collectionCrumbs = collectionsBySlug.mapValues { Crumb(title: $0.title, path: $0.path(page: 1)) }
         // The shop's departments: collections of a product type. Tags are listed at /collections/.
         let departments = collections.filter(\.isProductType).map { models.collectionLink($0) }
 
@@ -231,7 +231,7 @@ public struct SiteBuilder {
             let window = workers * 64
             let productOutputs = toRender.filter { if case .product = $0.work { true } else { false } }
             let renderer = ProductPageRenderer(
-                models: models, theme: theme, collections: collectionsBySlug, currency: config.currency,
+                models: models, theme: theme, currency: config.currency,
                 precompress: config.precompress)
             for start in stride(from: 0, to: productOutputs.count, by: window) {
                 let slice = Array(productOutputs[start..<min(start + window, productOutputs.count)])
@@ -429,14 +429,12 @@ final class ProductPageRenderer: @unchecked Sendable {
 
     private let models: PageModels
     private let theme: Theme
-    private let collections: [String: ProductCollection]
     private let currency: Currency
     private let precompress: Bool
 
-    init(models: PageModels, theme: Theme, collections: [String: ProductCollection], currency: Currency, precompress: Bool) {
+    init(models: PageModels, theme: Theme, currency: Currency, precompress: Bool) {
         self.models = models
         self.theme = theme
-        self.collections = collections
         self.currency = currency
         self.precompress = precompress
     }
@@ -453,7 +451,7 @@ final class ProductPageRenderer: @unchecked Sendable {
     func render(_ product: Product) throws -> Page {
         let path = PageModels.productPath(product)
         let title = product.seoTitle.isEmpty ? product.title : product.seoTitle
-        let trail = models.trail(for: product, collections: collections)
+        let trail = models.trail(for: product)
         let text = PlainText.fromHTML(product.bodyHTML)
         var page = models.page(title: title, description: models.description(of: product, text: text), path: path)
         if let image = product.images.first.flatMap({ models.imageURL($0.src) }) { page["image"] = .text(image) }

@@ -104,11 +104,10 @@ struct SitePlan {
         }
 
         // Each product's own digest, which every output showing it takes in, and its page's.
-        let collectionsBySlug = Dictionary(collections.map { ($0.slug, $0) }, uniquingKeysWith: { first, _ in first })
         let productOutputs = Self.productOutputs(of: products, imageKeys: imageKeys) { product, productDigest in
             digest("product-page") { digest in
                 digest.add(productDigest)
-                for crumb in models.trail(for: product, collections: collectionsBySlug) { digest.add(crumb.title); digest.add(crumb.path) }
+                for crumb in models.trail(for: product) { digest.add(crumb.title); digest.add(crumb.path) }
             }
         }
         let productDigests = productOutputs.map(\.productDigest)
