@@ -82,6 +82,10 @@ public struct SiteBuilder {
     public var syncBeforePublish = true
     /// Called as image sources are done (done, total), from the image workers.
     public var imageProgress: (@Sendable (Int, Int) -> Void)?
+    /// True for `ishop build`, whose process ends right after: the catalog, the plan and the
+    /// output tree are left for the process's exit to reclaim, rather than freed string by string
+    /// (50-90 ms of a 0.4 s rebuild of 10,000 products). Off for anything that builds repeatedly.
+    public var leavesMemoryToExit = false
 
     public init(config: SiteConfig, store: any Store, logger: Logger = Logger(label: "ishop.build")) {
         self.config = config
@@ -157,6 +161,7 @@ public struct SiteBuilder {
         clock.lap("compare")
         if nothingChanged {
             logger.info("build found nothing changed", metadata: ["outputs": "\(plan.outputs.count)"])
+            if leavesMemoryToExit { LeftForExit.keep(products, collections, plan, live as Any) }
             return plan.report(output: output, rendered: [], tree: nil, images: images.report)
         }
 
@@ -333,6 +338,7 @@ public struct SiteBuilder {
             try tree.publish()
             clock.lap("publish")
             let report = plan.report(output: output, rendered: rendered, tree: tree, images: images.report)
+            if leavesMemoryToExit { LeftForExit.keep(products, collections, plan, live as Any, tree, rendered) }
             logger.info("build published", metadata: [
                 "rendered": "\(rendered.count)", "kept": "\(tree.filesKept)", "removed": "\(tree.filesRemoved)",
                 "bytes": "\(report.bytesWritten)",
@@ -419,6 +425,21 @@ public struct SiteBuilder {
                 throw BuildError(.config, file: output, "the output folder must not be inside \(folder)/")
             }
         }
+    }
+}
+
+/// What a command-line build leaves allocated for the process's exit (`leavesMemoryToExit`).
+enum LeftForExit {
+    private final class Kept: @unchecked Sendable {
+        let values: [Any]
+        init(_ values: [Any]) { self.values = values }
+    }
+
+    private static let kept = Mutex<[Kept]>([])
+
+    static func keep(_ values: Any...) {
+        let box = Kept(values)
+        kept.withLock { $0.append(box) }
     }
 }
 

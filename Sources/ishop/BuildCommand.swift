@@ -64,6 +64,7 @@ struct BuildCommand: AsyncParsableCommand {
                 if let jobs { builder.jobs = jobs }
                 builder.processImages = !noImages
                 builder.syncBeforePublish = !noSync
+                builder.leavesMemoryToExit = true  // the process ends right after the build
                 builder.imageOptions = ImagePipeline.Options(offline: offline, strict: strict)
                 let imagesOnTerminal = progress.isTerminal
                 builder.imageProgress = { done, total in

@@ -88,3 +88,36 @@ struct OutputSyncTests {
         #expect(ishop_background_sync_stop(busy) == 0)
     }
 }
+
+/// `ishop build` leaves its catalog, plan and tree for the process's exit to reclaim.
+@Suite("Memory left for the exit")
+struct LeftForExitTests {
+    final class Marker {}
+
+    @Test("What a command-line build keeps is not freed; a build without the setting keeps nothing")
+    func keptUntilExit() async throws {
+        weak var kept: Marker?
+        weak var dropped: Marker?
+        do {
+            let marker = Marker()
+            kept = marker
+            LeftForExit.keep(marker, [marker])
+            let other = Marker()
+            dropped = other
+        }
+        #expect(kept != nil, "kept values outlive their scope")
+        #expect(dropped == nil)
+
+        // A real build with the setting on publishes as any other does.
+        let shop = try await ExampleShop.make()
+        defer { shop.remove() }
+        var builder = SiteBuilder(config: shop.config, store: shop.store)
+        builder.leavesMemoryToExit = true
+        builder.buildDate = fixedBuildDate
+        let first = try await builder.build(outputDirectory: shop.output)
+        #expect(!first.rendered.isEmpty)
+        #expect(shop.page("index.html") != nil)
+        let again = try await builder.build(outputDirectory: shop.output)
+        #expect(again.rendered.isEmpty, "nothing changed")
+    }
+}
