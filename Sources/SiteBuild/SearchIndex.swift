@@ -21,13 +21,15 @@ enum SearchIndex {
         var out: [UInt8] = [0x5B]  // [
         out.reserveCapacity(products.count * 300)
         var recorder = FragmentRecorder(expected: keys == nil ? 0 : products.count)
-        for (index, product) in products.enumerated() {
+        // By index: `for product in products` copied every product (a reference count per field)
+        // for the few whose entries are made anew.
+        for index in products.indices {
             if index > 0 { out.append(0x2C) }  // ,
             let start = out.count
             if let keys, let reuse, reuse.append(keys[index], at: index, to: &out) {
                 // The entry as the live index has it: the same bytes this would make.
             } else {
-                out.append(contentsOf: entry(product, prices: prices))
+                out.append(contentsOf: entry(products[index], prices: prices))
             }
             if let keys { recorder.record(key: keys[index], offset: start, length: out.count - start) }
         }

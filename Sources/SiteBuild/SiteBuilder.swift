@@ -114,8 +114,9 @@ public struct SiteBuilder {
             throw BuildError(.catalog, "cannot read the catalog: \(error)")
         }
         // A handle becomes a folder name: one that is not a plain handle could climb out of public/.
-        if let bad = products.first(where: { !Handle.isValid($0.handle) }) {
-            throw BuildError(.plan, "product handle \"\(bad.handle.prefix(80))\" cannot be a page address (letters, digits, - and _ only)")
+        // By index: `first(where:)` over the products copied each one to look at its handle.
+        if let bad = products.indices.first(where: { !Handle.isValid(products[$0].handle) }) {
+            throw BuildError(.plan, "product handle \"\(products[bad].handle.prefix(80))\" cannot be a page address (letters, digits, - and _ only)")
         }
         clock.lap("catalog")
         let collections = ProductCollection.gather(products, tags: config.outputs.tagCollections)

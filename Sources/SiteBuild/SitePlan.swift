@@ -241,18 +241,24 @@ struct SitePlan {
     ) -> [ProductOutput] {
         let output = WorkerSlots(count: products.count, repeating: ProductOutput())
         let chunk = 256
-        withoutActuallyEscaping(pageDigest) { pageDigest in
-            let work = UncheckedBox(pageDigest)
-            DispatchQueue.concurrentPerform(iterations: (products.count + chunk - 1) / chunk) { part in
-                for index in (part * chunk)..<min(products.count, (part + 1) * chunk) {
-                    var digest = InputDigest("product")
-                    digest.add(products[index])
-                    for image in products[index].images { digest.add(imageKeys[image.src] ?? "-") }
-                    let productDigest = digest.finish()
-                    let page = PageModels.productPath(products[index])
-                    output.slots[index] = ProductOutput(
-                        productDigest: productDigest, pageDigest: work.value(products[index], productDigest),
-                        file: String(page.dropFirst()) + "index.html", page: page)
+        // Products are read in place through the buffer: `products[index]` passed to a function
+        // copied the product (a reference count per field) each time.
+        products.withUnsafeBufferPointer { buffer in
+            let catalog = UncheckedBox(buffer)
+            withoutActuallyEscaping(pageDigest) { pageDigest in
+                let work = UncheckedBox(pageDigest)
+                DispatchQueue.concurrentPerform(iterations: (buffer.count + chunk - 1) / chunk) { part in
+                    let products = catalog.value
+                    for index in (part * chunk)..<min(products.count, (part + 1) * chunk) {
+                        var digest = InputDigest("product")
+                        digest.add(products[index])
+                        for image in products[index].images { digest.add(imageKeys[image.src] ?? "-") }
+                        let productDigest = digest.finish()
+                        let page = PageModels.productPath(products[index])
+                        output.slots[index] = ProductOutput(
+                            productDigest: productDigest, pageDigest: work.value(products[index], productDigest),
+                            file: String(page.dropFirst()) + "index.html", page: page)
+                    }
                 }
             }
         }
