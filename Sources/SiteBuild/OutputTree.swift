@@ -487,9 +487,17 @@ final class OutputTree {
         // The background sync saw a write-back error the final sync will not report again.
         let failedInBackground = stopBackgroundSync()
         if failedInBackground != 0 {
+            syncFailed = true
             throw BuildError(.publish, file: stagingPath, "cannot write the new site to disk: \(String(cString: strerror(failedInBackground)))")
         }
-        if syncBeforePublish { try syncStaging() }
+        if syncBeforePublish {
+            do {
+                try syncStaging()
+            } catch {
+                syncFailed = true
+                throw error
+            }
+        }
 
         var status = stat()
         if lstat(publishPath, &status) != 0 {
@@ -557,7 +565,7 @@ final class OutputTree {
     /// After a failed build: the live site was never touched; the spare's manifest is made to say
     /// what the spare now holds, so the next build can still start from it.
     func abandon() {
-        _ = stopBackgroundSync()
+        if stopBackgroundSync() != 0 { syncFailed = true }
         Self.discard(movedAside)
         for relativePath in pending {
             unlink("\(stagingPath)/\(relativePath)")
@@ -566,9 +574,21 @@ final class OutputTree {
         pending.removeAll()
         // What this build wrote may not be on disk yet, and the next build keeps whatever the
         // spare's manifest vouches for without syncing it again: the file system first.
-        if syncBeforePublish, ishop_sync_filesystem(stagingPath) == 0 { unlink(unsyncedMarker) }
+        if syncBeforePublish {
+            if ishop_sync_filesystem(stagingPath) == 0 { unlink(unsyncedMarker) } else { syncFailed = true }
+        }
+        // A write-back error is reported once: a sync that failed here or before (the cause of
+        // this build's failure, perhaps) is not seen again by the next one. The spare then gets
+        // no manifest, and the next build trusts none of its files (it renders the site anew).
+        guard !syncFailed else { return }
         _ = try? writeManifest(BuildManifest(outputs: contents))
     }
+
+    /// Set when a sync of this tree failed: `abandon` leaves the spare without a manifest.
+    private(set) var syncFailed = false
+
+    /// For tests: a sync failure (EIO from the disk) cannot be had on demand.
+    func noteSyncFailure() { syncFailed = true }
 
     /// Written beside and renamed into place, so a crash never leaves half a manifest vouching
     /// for files. Returns the bytes written.

@@ -121,3 +121,39 @@ struct LeftForExitTests {
         #expect(again.rendered.isEmpty, "nothing changed")
     }
 }
+
+/// A write-back error is reported to one sync only: after one, the spare must not vouch for its files.
+@Suite("A failed sync")
+struct FailedSyncTests {
+    static func treeWithOneFile(_ output: String) throws -> OutputTree {
+        let tree = try OutputTree(publishPath: output, precompress: false)
+        try tree.prepare("index.html", digest: "home")
+        let written = try Array("home\n".utf8).withUnsafeBytes { try tree.writer.write("index.html", bytes: $0, compressed: nil) }
+        tree.recordWritten("index.html", digest: "home", bytes: written, compressed: false)
+        return tree
+    }
+
+    @Test("A build abandoned after a sync failed leaves the spare without a manifest; otherwise the spare keeps one")
+    func noManifestAfterAFailedSync() throws {
+        let folder = try TemporaryFolder("failed-sync")
+        defer { folder.remove() }
+        let output = folder.file("public")
+        let spare = OutputTree.sparePath(for: output)
+
+        do {
+            let tree = try Self.treeWithOneFile(output)
+            tree.abandon()
+            #expect(BuildManifest.load(folder: spare)?.outputs == ["index.html": "home"], "a plain failure: the spare still vouches for what it holds")
+        }
+        do {
+            let tree = try Self.treeWithOneFile(output)
+            tree.noteSyncFailure()
+            tree.abandon()
+            #expect(BuildManifest.load(folder: spare) == nil, "after a failed sync the next build trusts nothing in the spare")
+        }
+        // The next tree starts from an empty spare.
+        let next = try OutputTree(publishPath: output, precompress: false)
+        #expect(try !next.keep("index.html", digest: "home"))
+        next.abandon()
+    }
+}
