@@ -130,8 +130,8 @@ public struct SiteBuilder {
         let stylesheet = assets.url(of: "css/shop.css") ?? ""
         let stockScript = assets.url(of: "js/stock.js") ?? ""
         var models = PageModels(config: config, navigation: navigation, stylesheet: stylesheet, stockScript: stockScript, year: day.year)
-        let collectionsBySlug = Dictionary(collections.map { ($0.slug, $0) }, uniquingKeysWith: { first, _ in first })
-        models.collectionCrumbs = collectionsBySlug.mapValues { Crumb(title: $0.title, path: $0.path(page: 1)) }
+        models.collectionCrumbs = Dictionary(
+            collections.map { ($0.slug, Crumb(title: $0.title, path: $0.path(page: 1))) }, uniquingKeysWith: { first, _ in first })
         // The shop's departments: collections of a product type. Tags are listed at /collections/.
         let departments = collections.filter(\.isProductType).map { models.collectionLink($0) }
 
