@@ -144,6 +144,17 @@ struct CatalogAssembler {
 
     var productIDs: [Int64] { ids }
 
+    init() {}
+
+    /// Products read already, with their ids (ascending, as `ORDER BY id` reads them).
+    init(products: [Product], ids: [Int64]) {
+        self.products = products
+        self.ids = ids
+        if zip(ids, ids.dropFirst()).contains(where: { $0 >= $1 }) {
+            positions = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
     mutating func add(product: Product, id: Int64) {
         if positions == nil, let last = ids.last, id <= last {
             positions = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
@@ -189,6 +200,22 @@ struct CatalogAssembler {
     mutating func add(tag: String, productID: Int64) {
         guard let index = index(of: productID) else { return }
         products[index].tags.append(tag)
+    }
+
+    /// A product's children read together: set in one assignment.
+    mutating func set(variants: [Variant], productID: Int64) {
+        guard let index = index(of: productID) else { return }
+        products[index].variants = variants
+    }
+
+    mutating func set(images: [ProductImage], productID: Int64) {
+        guard let index = index(of: productID) else { return }
+        products[index].images = images
+    }
+
+    mutating func set(tags: [String], productID: Int64) {
+        guard let index = index(of: productID) else { return }
+        products[index].tags = tags
     }
 
     var result: [Product] { products }

@@ -175,6 +175,25 @@ enum SQLiteSchema {
             }
             try db.execute(sql: sql)
         }
+        // Reading the catalog for a build (SQLiteStore.catalog). Tags are read whole in product
+        // and position order, which their primary key (product_id, name) does not give: SQLite
+        // sorted 34,000 rows in a temporary B-tree, a fifth of the catalog read of 10,000
+        // products. The index covers the query, so it is read alone, in order. And the revision
+        // now counts changes to images and tags as well, so that a build may read products and
+        // their children on two connections at once and tell that both saw the same commit.
+        migrator.registerMigration("v5-catalog-reading") { db in
+            var sql = "CREATE INDEX tags_by_product ON tags(product_id, position, name);\n"
+            for table in ["images", "tags"] {
+                for event in ["INSERT", "UPDATE", "DELETE"] {
+                    sql += """
+                        CREATE TRIGGER \(table)_revised_on_\(event.lowercased()) AFTER \(event) ON \(table)
+                        BEGIN UPDATE catalog_revision SET revision = revision + 1 WHERE id = 1; END;
+
+                        """
+                }
+            }
+            try db.execute(sql: sql)
+        }
         return migrator
     }()
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import ShopCore
+import Synchronization
 
 /// The embedded default: one SQLite file in WAL mode (readers never wait for the writer).
 public final class SQLiteStore: Store {
@@ -47,10 +48,89 @@ public final class SQLiteStore: Store {
 
     // MARK: Reading
 
+    /// The whole catalog, read in two halves on two connections at once: the products (most of
+    /// the bytes: their descriptions) on one, their variants, images and tags on the other. On
+    /// one connection this was a rebuild's longest stage, one core busy and the other idle.
+    /// Each half reads the catalog revision in its own read transaction; the revision moves with
+    /// every committed change to any of the four tables (migrations v4 and v5), so equal
+    /// revisions mean both halves saw the same commit. When a write came in between, the read is
+    /// made again, and after three tries (a catalog changing faster than it can be read) in one
+    /// transaction on one connection. Either way no build ever sees half of an import.
     public func catalog(includeUnpublished: Bool) async throws -> [Product] {
-        try await pool.read { db in
-            try Self.loadProducts(db, filter: includeUnpublished ? "" : "WHERE p.published = 1", arguments: [], wholeCatalog: true)
+        let filter = includeUnpublished ? "" : "WHERE p.published = 1"
+        let probe = catalogReadProbe.withLock { $0 }
+        for attempt in 0..<3 {
+            let pool = self.pool
+            async let childHalf: ChildRows = {
+                await probe?(.children, attempt)
+                return try await pool.read { db in try Self.readChildRows(db) }
+            }()
+            let productHalf = try await pool.read { db in try Self.readProductRows(db, filter: filter) }
+            await probe?(.products, attempt)
+            let children = try await childHalf
+            if productHalf.revision == children.revision {
+                var assembler = CatalogAssembler(products: productHalf.products, ids: productHalf.ids)
+                children.variants.forEach { assembler.set(variants: $0.1, productID: $0.0) }
+                children.images.forEach { assembler.set(images: $0.1, productID: $0.0) }
+                children.tags.forEach { assembler.set(tags: $0.1, productID: $0.0) }
+                return assembler.result
+            }
         }
+        return try await pool.read { db in try Self.loadProducts(db, filter: filter, arguments: [], wholeCatalog: true) }
+    }
+
+    /// Which half of the catalog read a probe is called from.
+    enum CatalogHalf: Sendable { case products, children }
+    /// A test's hook into `catalog`: called for the children half before its read begins and for
+    /// the products half after its read ended, with the attempt (from 0), so a test can commit a
+    /// write between the two halves' snapshots.
+    let catalogReadProbe = Mutex<(@Sendable (CatalogHalf, Int) async -> Void)?>(nil)
+
+    struct ProductRows: Sendable {
+        var revision: Int64 = 0
+        var products: [Product] = []
+        var ids: [Int64] = []
+    }
+
+    /// Children grouped by product, in product id order: putting a group into its product is one
+    /// assignment, and the grouping is done on the children's connection while the products are read.
+    struct ChildRows: Sendable {
+        var revision: Int64 = 0
+        var variants: [(Int64, [Variant])] = []
+        var images: [(Int64, [ProductImage])] = []
+        var tags: [(Int64, [String])] = []
+    }
+
+    static func readProductRows(_ db: Database, filter: String) throws -> ProductRows {
+        var half = ProductRows(revision: try revision(db))
+        let rows = try SQLiteRows(db.makeStatement(sql: "SELECT \(productColumns) FROM products p \(filter) ORDER BY p.id"), in: db)
+        while try rows.next() {
+            half.products.append(product(rows))
+            half.ids.append(Int64(rows.integer(0)))
+        }
+        return half
+    }
+
+    static func readChildRows(_ db: Database) throws -> ChildRows {
+        func grouped<Child>(_ rows: SQLiteRows, _ child: (SQLiteRows) -> Child) throws -> [(Int64, [Child])] {
+            var groups: [(Int64, [Child])] = []
+            while try rows.next() {
+                let id = Int64(rows.integer(0))
+                if let last = groups.indices.last, groups[last].0 == id {
+                    groups[last].1.append(child(rows))
+                } else {
+                    groups.append((id, [child(rows)]))
+                }
+            }
+            return groups
+        }
+        var half = ChildRows(revision: try revision(db))
+        half.variants = try grouped(SQLiteRows(db.makeStatement(sql: "SELECT \(variantColumns) FROM variants ORDER BY product_id, position"), in: db), variant)
+        half.images = try grouped(SQLiteRows(db.makeStatement(sql: "SELECT \(imageColumns) FROM images ORDER BY product_id, position"), in: db)) {
+            ProductImage(src: $0.text(1), position: $0.integer(2), alt: $0.text(3))
+        }
+        half.tags = try grouped(SQLiteRows(db.makeStatement(sql: "SELECT \(tagColumns) FROM tags ORDER BY product_id, position"), in: db)) { $0.text(1) }
+        return half
     }
 
     public func product(handle: String) async throws -> Product? {

@@ -85,6 +85,20 @@ struct BuildManifest: Equatable {
 }
 
 extension BuildManifest {
+    /// A manifest's bytes with the outputs and order they were made from, so that whoever writes
+    /// them can check they still say what the tree holds.
+    struct Encoded: Sendable {
+        let outputs: [String: String]
+        let order: [String]
+        let bytes: [UInt8]
+
+        init(outputs: [String: String], order: [String]) {
+            self.outputs = outputs
+            self.order = order
+            bytes = BuildManifest(outputs: outputs).encoded(order: order)
+        }
+    }
+
     /// Byte order of two paths' UTF-8.
     static func precedes(_ left: String, _ right: String) -> Bool {
         var left = left

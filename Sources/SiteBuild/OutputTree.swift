@@ -473,14 +473,28 @@ final class OutputTree {
     // MARK: Publishing
 
     /// Removes what the plan does not have, records the manifest and swaps the spare in.
-    func publish() throws {
+    /// Room for `count` outputs in the plan this build records: 12,000 paths inserted one by one
+    /// into a dictionary that grows as it goes rehashed it a dozen times.
+    func expectOutputs(_ count: Int) {
+        planned.reserveCapacity(count)
+        plannedOrder.reserveCapacity(count)
+    }
+
+    /// `encoded`: the manifest worked out beforehand (on another thread, while pages rendered)
+    /// from the outputs the build meant to record. Written only if they are exactly the ones it
+    /// recorded; otherwise the manifest is made here from what was recorded.
+    func publish(encoded: BuildManifest.Encoded? = nil) throws {
         Self.discard(movedAside)
         for relativePath in contents.keys where planned[relativePath] == nil {
             try removeFromSpare(relativePath)
             removeEmptyFolders(above: relativePath)
         }
         filesRemoved = live.keys.filter { planned[$0] == nil }.count
-        bytesWritten += try writeManifest(BuildManifest(outputs: planned), order: plannedOrder)
+        if let encoded, encoded.outputs == planned, encoded.order == plannedOrder {
+            bytesWritten += try writeManifest(bytes: encoded.bytes)
+        } else {
+            bytesWritten += try writeManifest(BuildManifest(outputs: planned), order: plannedOrder)
+        }
         // On disk before the swap: after a power cut, the folder Nginx serves must not hold files
         // that were renamed into place before their bytes were written (ext4 allocates late).
         // A write error that only shows now (EIO, a full disk at write-back) fails the build.
@@ -593,7 +607,10 @@ final class OutputTree {
     /// Written beside and renamed into place, so a crash never leaves half a manifest vouching
     /// for files. Returns the bytes written.
     private func writeManifest(_ manifest: BuildManifest, order: [String]? = nil) throws -> Int {
-        let bytes = manifest.encoded(order: order)
+        try writeManifest(bytes: manifest.encoded(order: order))
+    }
+
+    private func writeManifest(bytes: [UInt8]) throws -> Int {
         let path = "\(stagingPath)/\(BuildManifest.fileName)"
         try bytes.withUnsafeBytes { try Self.writeFile(at: path + ".new", bytes: $0) }
         guard rename(path + ".new", path) == 0 else {

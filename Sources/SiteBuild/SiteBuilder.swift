@@ -102,6 +102,10 @@ public struct SiteBuilder {
         // neither needs the other, and each is about a tenth of a rebuild.
         let store = self.store
         async let catalog = store.catalog(includeUnpublished: false)
+        // The live site's manifest too (compared with the plan below). Read before this build
+        // holds the output folder (OutputTree takes the lock), so its identity goes with it, taken
+        // first: the tree reads it again if another build published meanwhile.
+        async let liveSite = { (identity: BuildManifest.identity(folder: output), manifest: BuildManifest.load(folder: output)) }()
         let pages = try ContentPage.loadAll(directory: config.resolve(config.contentDir), displayRoot: config.contentDir)
             .filter { !$0.draft }
         let theme = try Theme.load(config: config)
@@ -154,10 +158,7 @@ public struct SiteBuilder {
         clock.lap("plan")
 
         // Every output has the digest the live site records for it: there is nothing to do.
-        // Read before this build holds the output folder (OutputTree takes the lock), so its
-        // identity goes with it: the tree reads it again if another build published meanwhile.
-        let liveIdentity = BuildManifest.identity(folder: output)
-        let live = BuildManifest.load(folder: output)
+        let (liveIdentity, live) = await liveSite
         let nothingChanged = live?.outputs == plan.digests
         clock.lap("compare")
         if nothingChanged {
@@ -171,8 +172,14 @@ public struct SiteBuilder {
         // The feeds' task, which writes into the spare: stopped and waited for before a failed
         // build leaves (or it would go on writing files the spare's manifest does not list).
         var feedTask: Task<[String: FeedWork.Output], any Error>?
+        // The manifest to publish, made from the plan on a thread of its own while the build goes
+        // on (it was a third of publishing a one-product change); publish checks it still fits.
+        let manifestDigests = plan.digests
+        let manifestOrder = plan.outputs.map(\.path)
+        let manifest = Task { try await onThreadOfItsOwn { BuildManifest.Encoded(outputs: manifestDigests, order: manifestOrder) } }
         do {
             // Outputs the spare holds already, or the live site has as they must be, are kept.
+            tree.expectOutputs(plan.outputs.count)
             var toRender: [PlannedOutput] = []
             for planned in plan.outputs where try !tree.keep(planned.path, digest: planned.digest) {
                 toRender.append(planned)
@@ -336,7 +343,7 @@ public struct SiteBuilder {
                 }
             }
             clock.lap("feeds and files")
-            try tree.publish()
+            try tree.publish(encoded: try await manifest.value)
             clock.lap("publish")
             let report = plan.report(output: output, rendered: rendered, tree: tree, images: images.report)
             if leavesMemoryToExit { LeftForExit.keep(products, collections, plan, live as Any, tree, rendered) }

@@ -1,8 +1,9 @@
 import Foundation
 import GRDB
 import ShopCore
-import ShopStore
+@testable import ShopStore
 import ShopTestSupport
+import Synchronization
 import Testing
 
 /// The SQLite store on real files in a temporary folder.
@@ -195,5 +196,105 @@ struct CatalogRevisionTests {
         #expect(stock.isEmpty && stockRevision == last)
         try await runtime.close()
         try await other.close()
+    }
+
+    @Test("Writes to images and tags move the revision too, from any connection")
+    func imagesAndTagsMoveTheRevision() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("shop.sqlite")
+        let store = try SQLiteStore(path: path)
+        _ = try await store.upsert([Sample.simple(handle: "poster", sku: "P-1")])
+        let outside = try DatabaseQueue(path: path)
+        let statements = [
+            "INSERT INTO images (product_id, position, src, alt) SELECT id, 1, '/a.jpg', '' FROM products",
+            "UPDATE images SET alt = 'A poster'",
+            "DELETE FROM images",
+            "INSERT INTO tags (product_id, name, position) SELECT id, 'paper', 1 FROM products",
+            "UPDATE tags SET position = 2",
+            "DELETE FROM tags",
+        ]
+        var last = try await store.catalogRevision()
+        for sql in statements {
+            try await outside.write { db in try db.execute(sql: sql) }
+            let now = try await store.catalogRevision()
+            #expect(now > last, "\(sql)")
+            last = now
+        }
+        try outside.close()
+        try await store.close()
+    }
+
+    /// Lets the children half of a catalog read wait until the products half, on the same
+    /// attempt, has finished reading and a write has committed.
+    actor Turns {
+        private var opened: Set<Int> = []
+        private var waiting: [Int: [CheckedContinuation<Void, Never>]] = [:]
+        func open(_ attempt: Int) {
+            opened.insert(attempt)
+            waiting.removeValue(forKey: attempt)?.forEach { $0.resume() }
+        }
+        func wait(_ attempt: Int) async {
+            if opened.contains(attempt) { return }
+            await withCheckedContinuation { waiting[attempt, default: []].append($0) }
+        }
+    }
+
+    @Test("A write committed between the two halves of a catalog read is never seen by half", arguments: [[0], [0, 1, 2]])
+    func catalogReadIsConsistent(interleaved: [Int]) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("shop.sqlite")
+        let store = try SQLiteStore(path: path)
+        var poster = Sample.simple(handle: "poster", sku: "P-1", priceCents: 1500)
+        poster.tags = ["paper"]
+        poster.images = [ProductImage(src: "/poster.jpg", position: 1, alt: "")]
+        _ = try await store.upsert([poster, Sample.simple(handle: "card", sku: "C-1", priceCents: 300)])
+
+        // Another process changes the title (products) and the price, a tag and an image
+        // (children) in one transaction, after the products half read and before the children half.
+        let outside = try DatabaseQueue(path: path)
+        let turns = Turns()
+        let seen = Mutex<[String]>([])
+        store.catalogReadProbe.withLock {
+            $0 = { half, attempt in
+                seen.withLock { $0.append("\(half) \(attempt)") }
+                guard interleaved.contains(attempt) else { return }
+                switch half {
+                case .products:
+                    try? await outside.write { db in
+                        try db.execute(sql: """
+                            UPDATE products SET title = 'Poster \(attempt)' WHERE handle = 'poster';
+                            UPDATE variants SET price_cents = \(2000 + attempt) WHERE sku = 'P-1';
+                            UPDATE tags SET name = 'paper-\(attempt)';
+                            UPDATE images SET alt = 'Alt \(attempt)';
+                            """)
+                    }
+                    await turns.open(attempt)
+                case .children:
+                    await turns.wait(attempt)
+                }
+            }
+        }
+        let catalog = try await store.catalog(includeUnpublished: false)
+        store.catalogReadProbe.withLock { $0 = nil }
+        let read = try #require(catalog.first { $0.handle == "poster" })
+        let last = interleaved.max()!
+        #expect(read.title == "Poster \(last)")
+        #expect(read.variants.map(\.priceCents) == [2000 + last])
+        #expect(read.tags == ["paper-\(last)"])
+        #expect(read.images.map(\.alt) == ["Alt \(last)"])
+        #expect(catalog.map(\.handle) == ["poster", "card"])
+        #expect(catalog == (try await store.catalog(includeUnpublished: false)), "the same as a read with nothing in between")
+        let attempts = seen.withLock { $0 }
+        if interleaved.count < 3 {
+            // Read again once; both halves then saw the same commit.
+            #expect(attempts.sorted() == ["children 0", "children 1", "products 0", "products 1"])
+        } else {
+            // Three torn reads: then one transaction on one connection, which calls no probe.
+            #expect(attempts.sorted() == ["children 0", "children 1", "children 2", "products 0", "products 1", "products 2"])
+        }
+        try outside.close()
+        try await store.close()
     }
 }
