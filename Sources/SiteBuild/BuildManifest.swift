@@ -129,6 +129,9 @@ struct InputDigest {
     }
 
     mutating func add(_ text: String) {
+        // Read in place: a mutable copy for `withUTF8` cost a reference count per field.
+        let done: Void? = text.utf8.withContiguousStorageIfAvailable { add(bytes: UnsafeRawBufferPointer($0)) }
+        guard done == nil else { return }
         var text = text
         text.withUTF8 { add(bytes: UnsafeRawBufferPointer($0)) }
     }

@@ -104,10 +104,10 @@ struct SitePlan {
         }
 
         // Each product's own digest, which every output showing it takes in, and its page's.
-        let productOutputs = Self.productOutputs(of: products, imageKeys: imageKeys) { product, productDigest in
+        let productOutputs = Self.productOutputs(of: products, imageKeys: imageKeys) { index, productDigest in
             digest("product-page") { digest in
                 digest.add(productDigest)
-                for crumb in models.trail(for: product) { digest.add(crumb.title); digest.add(crumb.path) }
+                for crumb in models.trail(for: products[index]) { digest.add(crumb.title); digest.add(crumb.path) }
             }
         }
         let productDigests = productOutputs.map(\.productDigest)
@@ -235,9 +235,11 @@ struct SitePlan {
 
     /// Each product's digest and its page's, on every core (a no-op build is mostly this and the
     /// catalog read). A product's pictures are part of its digest: a set made anew (a changed
-    /// source) renders its pages again. `pageDigest` makes the page's from the product's.
+    /// source) renders its pages again. `pageDigest` makes the page's from the product's, given
+    /// the product's index: a Product handed to a closure kept in a generic box was copied for
+    /// each call (a reference count per field).
     static func productOutputs(
-        of products: [Product], imageKeys: [String: String], pageDigest: (Product, String) -> String
+        of products: [Product], imageKeys: [String: String], pageDigest: (Int, String) -> String
     ) -> [ProductOutput] {
         let output = WorkerSlots(count: products.count, repeating: ProductOutput())
         let chunk = 256
@@ -256,7 +258,7 @@ struct SitePlan {
                         let productDigest = digest.finish()
                         let page = PageModels.productPath(products[index])
                         output.slots[index] = ProductOutput(
-                            productDigest: productDigest, pageDigest: work.value(products[index], productDigest),
+                            productDigest: productDigest, pageDigest: work.value(index, productDigest),
                             file: String(page.dropFirst()) + "index.html", page: page)
                     }
                 }
