@@ -9,7 +9,7 @@ import Synchronization
 ///
 /// Why not invalidate from the stock events instead: they say nothing of prices, titles or
 /// products unpublished, and nothing of a change another process wrote (`ishop import`). The
-/// revision covers every committed change to products and variants, whoever wrote it, so a
+/// revision covers every committed change to products and variants (and images and tags), whoever wrote it, so a
 /// request that starts after a commit never gets an answer from before it.
 ///
 /// Entries belong to one revision. A newer revision seen by any request drops them all (the

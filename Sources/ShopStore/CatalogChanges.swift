@@ -147,9 +147,9 @@ struct CatalogAssembler {
     init() {}
 
     /// Products read already, with their ids (ascending, as `ORDER BY id` reads them).
-    init(products: [Product], ids: [Int64]) {
-        self.products = products
-        self.ids = ids
+    init(rows: consuming SQLiteStore.ProductRows) {
+        products = rows.products
+        ids = rows.ids
         if zip(ids, ids.dropFirst()).contains(where: { $0 >= $1 }) {
             positions = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         }

@@ -1,7 +1,7 @@
 import ShopCore
 
 /// A store that keeps a catalog revision: a number that grows with every committed change to a
-/// product or a variant, whoever made it (a route of this runtime, another runtime, `ishop
+/// product, a variant, an image or a tag, whoever made it (a route of this runtime, another runtime, `ishop
 /// import` in another process, or SQL typed by hand). With it, a runtime may keep answers about
 /// the catalog in memory and tell with one small read whether they still hold, and a reader that
 /// starts after a commit never gets an answer from before it.

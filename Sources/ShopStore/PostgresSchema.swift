@@ -169,6 +169,7 @@ enum PostgresSchema {
         // update on every catalog write, and here that row's lock would make concurrent
         // checkouts of different SKUs wait for each other. The runtime keeps no catalog answers
         // in memory on PostgreSQL (see CatalogRevisions).
+
         // Tags read in product and position order without a sort. SQLite's v5 also extends its
         // revision triggers to images and tags; here there are none (see v4).
         ("v5-catalog-reading", [

@@ -152,7 +152,7 @@ enum SQLiteSchema {
         // The catalog revision (CatalogRevisions): bumped by triggers, so a change made by any
         // process or connection counts, whatever path it took. Row triggers on the tables the
         // runtime's catalog answers come from (products, variants; images and tags are not in
-        // them). An import pays one small update per row it writes. SQLite only: see
+        // them; v5 adds them for the build's catalog read). An import pays one small update per row it writes. SQLite only: see
         // CatalogRevisions for why PostgreSQL has no counterpart (the one exception to "the same
         // migrations on both").
         migrator.registerMigration("v4-catalog-revision") { db in
@@ -181,7 +181,12 @@ enum SQLiteSchema {
         // products. The index covers the query, so it is read alone, in order. And the revision
         // now counts changes to images and tags as well, so that a build may read products and
         // their children on two connections at once and tell that both saw the same commit.
-        migrator.registerMigration("v5-catalog-reading") { db in
+        // Imports pay one small update per image and tag row they write, and the runtime's
+        // cached answers are dropped on such edits too (they do not show images or tags).
+        // Immediate foreign key checks: the migration adds no reference, and the deferred check
+        // of the whole file would refuse a database with rows orphaned by hand-typed SQL
+        // (the sqlite3 shell has foreign keys off), leaving every command unable to open it.
+        migrator.registerMigration("v5-catalog-reading", foreignKeyChecks: .immediate) { db in
             var sql = "CREATE INDEX tags_by_product ON tags(product_id, position, name);\n"
             for table in ["images", "tags"] {
                 for event in ["INSERT", "UPDATE", "DELETE"] {

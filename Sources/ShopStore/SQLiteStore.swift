@@ -53,9 +53,9 @@ public final class SQLiteStore: Store {
     /// one connection this was a rebuild's longest stage, one core busy and the other idle.
     /// Each half reads the catalog revision in its own read transaction; the revision moves with
     /// every committed change to any of the four tables (migrations v4 and v5), so equal
-    /// revisions mean both halves saw the same commit. When a write came in between, the read is
-    /// made again, and after three tries (a catalog changing faster than it can be read) in one
-    /// transaction on one connection. Either way no build ever sees half of an import.
+    /// revisions mean both halves saw the same commit. When a commit landed between the two
+    /// halves' snapshots, the read is made again, and after three such tries in one transaction
+    /// on one connection. Either way no build ever sees half of an import.
     public func catalog(includeUnpublished: Bool) async throws -> [Product] {
         let filter = includeUnpublished ? "" : "WHERE p.published = 1"
         let probe = catalogReadProbe.withLock { $0 }
@@ -68,8 +68,12 @@ public final class SQLiteStore: Store {
             let productHalf = try await pool.read { db in try Self.readProductRows(db, filter: filter) }
             await probe?(.products, attempt)
             let children = try await childHalf
-            if productHalf.revision == children.revision {
-                var assembler = CatalogAssembler(products: productHalf.products, ids: productHalf.ids)
+            // No revision row (a database someone trimmed by hand): nothing vouches, so one transaction.
+            guard let revision = productHalf.revision, children.revision != nil else { break }
+            if revision == children.revision {
+                // Consumed: a second reference to the products' array would make the first
+                // `set` copy all of them.
+                var assembler = CatalogAssembler(rows: consume productHalf)
                 children.variants.forEach { assembler.set(variants: $0.1, productID: $0.0) }
                 children.images.forEach { assembler.set(images: $0.1, productID: $0.0) }
                 children.tags.forEach { assembler.set(tags: $0.1, productID: $0.0) }
@@ -87,7 +91,8 @@ public final class SQLiteStore: Store {
     let catalogReadProbe = Mutex<(@Sendable (CatalogHalf, Int) async -> Void)?>(nil)
 
     struct ProductRows: Sendable {
-        var revision: Int64 = 0
+        /// nil when the database has no revision row.
+        var revision: Int64?
         var products: [Product] = []
         var ids: [Int64] = []
     }
@@ -95,14 +100,14 @@ public final class SQLiteStore: Store {
     /// Children grouped by product, in product id order: putting a group into its product is one
     /// assignment, and the grouping is done on the children's connection while the products are read.
     struct ChildRows: Sendable {
-        var revision: Int64 = 0
+        var revision: Int64?
         var variants: [(Int64, [Variant])] = []
         var images: [(Int64, [ProductImage])] = []
         var tags: [(Int64, [String])] = []
     }
 
     static func readProductRows(_ db: Database, filter: String) throws -> ProductRows {
-        var half = ProductRows(revision: try revision(db))
+        var half = ProductRows(revision: try revisionIfAny(db))
         let rows = try SQLiteRows(db.makeStatement(sql: "SELECT \(productColumns) FROM products p \(filter) ORDER BY p.id"), in: db)
         while try rows.next() {
             half.products.append(product(rows))
@@ -124,7 +129,7 @@ public final class SQLiteStore: Store {
             }
             return groups
         }
-        var half = ChildRows(revision: try revision(db))
+        var half = ChildRows(revision: try revisionIfAny(db))
         half.variants = try grouped(SQLiteRows(db.makeStatement(sql: "SELECT \(variantColumns) FROM variants ORDER BY product_id, position"), in: db), variant)
         half.images = try grouped(SQLiteRows(db.makeStatement(sql: "SELECT \(imageColumns) FROM images ORDER BY product_id, position"), in: db)) {
             ProductImage(src: $0.text(1), position: $0.integer(2), alt: $0.text(3))
@@ -163,8 +168,13 @@ public final class SQLiteStore: Store {
 
     /// Reads the revision with an already prepared statement; `db` may be inside a transaction or not.
     private static func revision(_ db: Database) throws -> Int64 {
+        try revisionIfAny(db) ?? 0
+    }
+
+    /// The revision, or nil when its row is missing.
+    private static func revisionIfAny(_ db: Database) throws -> Int64? {
         let rows = try SQLiteRows(db.cachedStatement(sql: SQLiteRevisionReader.sql), in: db)
-        guard try rows.next() else { return 0 }
+        guard try rows.next() else { return nil }
         let revision = Int64(rows.integer(0))
         while try rows.next() {}
         return revision

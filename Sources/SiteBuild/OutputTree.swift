@@ -33,6 +33,8 @@ final class OutputTree {
     private(set) var filesKept = 0
     /// Outputs of the published site that the new one no longer has.
     private(set) var filesRemoved = 0
+    /// Whether publishing wrote the manifest made beforehand (`publish(encoded:)`) as it was.
+    private(set) var wroteEncodedManifest = false
 
     /// Output path -> digest of what the live site holds there.
     let live: [String: String]
@@ -472,7 +474,6 @@ final class OutputTree {
 
     // MARK: Publishing
 
-    /// Removes what the plan does not have, records the manifest and swaps the spare in.
     /// Room for `count` outputs in the plan this build records: 12,000 paths inserted one by one
     /// into a dictionary that grows as it goes rehashed it a dozen times.
     func expectOutputs(_ count: Int) {
@@ -480,6 +481,7 @@ final class OutputTree {
         plannedOrder.reserveCapacity(count)
     }
 
+    /// Removes what the plan does not have, records the manifest and swaps the spare in.
     /// `encoded`: the manifest worked out beforehand (on another thread, while pages rendered)
     /// from the outputs the build meant to record. Written only if they are exactly the ones it
     /// recorded; otherwise the manifest is made here from what was recorded.
@@ -492,6 +494,7 @@ final class OutputTree {
         filesRemoved = live.keys.filter { planned[$0] == nil }.count
         if let encoded, encoded.outputs == planned, encoded.order == plannedOrder {
             bytesWritten += try writeManifest(bytes: encoded.bytes)
+            wroteEncodedManifest = true
         } else {
             bytesWritten += try writeManifest(BuildManifest(outputs: planned), order: plannedOrder)
         }

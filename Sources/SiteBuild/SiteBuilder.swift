@@ -158,7 +158,13 @@ public struct SiteBuilder {
         clock.lap("plan")
 
         // Every output has the digest the live site records for it: there is nothing to do.
-        let (liveIdentity, live) = await liveSite
+        // Read again if another build published since it was read at the start: this answer
+        // takes no lock, and it must not be an older site's.
+        var (liveIdentity, live) = await liveSite
+        if BuildManifest.identity(folder: output) != liveIdentity {
+            liveIdentity = BuildManifest.identity(folder: output)
+            live = BuildManifest.load(folder: output)
+        }
         let nothingChanged = live?.outputs == plan.digests
         clock.lap("compare")
         if nothingChanged {
@@ -343,7 +349,7 @@ public struct SiteBuilder {
                 }
             }
             clock.lap("feeds and files")
-            try tree.publish(encoded: try await manifest.value)
+            try tree.publish(encoded: try? await manifest.value)
             clock.lap("publish")
             let report = plan.report(output: output, rendered: rendered, tree: tree, images: images.report)
             if leavesMemoryToExit { LeftForExit.keep(products, collections, plan, live as Any, tree, rendered) }

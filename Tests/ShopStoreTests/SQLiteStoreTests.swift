@@ -297,4 +297,86 @@ struct CatalogRevisionTests {
         try outside.close()
         try await store.close()
     }
+
+    /// What another process changes between the two halves of a catalog read.
+    enum ChildEdit: String, CaseIterable, Sendable {
+        case tag = "UPDATE tags SET name = 'changed' WHERE name = 'paper'"
+        case imageAlt = "UPDATE images SET alt = 'changed' WHERE src = '/poster.jpg'"
+    }
+
+    @Test("A tag or an image changed alone between the two halves is not seen by half either", arguments: ChildEdit.allCases)
+    func childOnlyEditIsNotTorn(edit: ChildEdit) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("shop.sqlite")
+        let store = try SQLiteStore(path: path)
+        // An unpublished product with children comes first (the lowest id): its rows are read
+        // with the rest of the child tables and must be passed over.
+        var hidden = Sample.simple(handle: "hidden", sku: "H-1", published: false)
+        hidden.tags = ["paper"]
+        hidden.images = [ProductImage(src: "/hidden.jpg", position: 1, alt: "")]
+        var poster = Sample.simple(handle: "poster", sku: "P-1")
+        poster.tags = ["paper"]
+        poster.images = [ProductImage(src: "/poster.jpg", position: 1, alt: "")]
+        _ = try await store.upsert([hidden, poster, Sample.simple(handle: "card", sku: "C-1")])
+
+        let outside = try DatabaseQueue(path: path)
+        let turns = Turns()
+        let seen = Mutex<[String]>([])
+        store.catalogReadProbe.withLock {
+            $0 = { half, attempt in
+                seen.withLock { $0.append("\(half) \(attempt)") }
+                guard attempt == 0 else { return }
+                switch half {
+                case .products:
+                    try? await outside.write { db in try db.execute(sql: edit.rawValue) }
+                    await turns.open(attempt)
+                case .children:
+                    await turns.wait(attempt)
+                }
+            }
+        }
+        let catalog = try await store.catalog(includeUnpublished: false)
+        store.catalogReadProbe.withLock { $0 = nil }
+        #expect(seen.withLock { $0 }.sorted() == ["children 0", "children 1", "products 0", "products 1"],
+                "the edit moved the revision, so the read was made again")
+        #expect(catalog.map(\.handle) == ["poster", "card"])
+        let read = try #require(catalog.first { $0.handle == "poster" })
+        switch edit {
+        case .tag: #expect(read.tags == ["changed"])
+        case .imageAlt: #expect(read.images.map(\.alt) == ["changed"])
+        }
+        #expect(catalog == (try await store.catalog(includeUnpublished: false)))
+        try outside.close()
+        try await store.close()
+    }
+
+    @Test("A database of the previous schema with rows orphaned by hand-typed SQL still opens and migrates")
+    func migratesDatabaseWithOrphans() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("shop.sqlite")
+        do {
+            var configuration = Configuration()
+            configuration.foreignKeysEnabled = false  // as the sqlite3 shell
+            let old = try DatabaseQueue(path: path, configuration: configuration)
+            try SQLiteSchema.migrator.migrate(old, upTo: "v4-catalog-revision")
+            try await old.write { db in
+                try db.execute(sql: """
+                    INSERT INTO products (handle, title, created_at, updated_at) VALUES ('kept', 'Kept', '', '');
+                    INSERT INTO tags (product_id, name, position) VALUES (1, 'paper', 1);
+                    INSERT INTO tags (product_id, name, position) VALUES (999, 'orphan', 1);
+                    INSERT INTO images (product_id, position, src) VALUES (999, 1, '/orphan.jpg');
+                    """)
+            }
+            try old.close()
+        }
+        let store = try SQLiteStore(path: path)
+        let applied = try await store.pool.read { db in try SQLiteSchema.migrator.appliedIdentifiers(db) }
+        #expect(applied.contains("v5-catalog-reading"))
+        let catalog = try await store.catalog(includeUnpublished: true)
+        #expect(catalog.map(\.handle) == ["kept"])
+        #expect(catalog.first?.tags == ["paper"])
+        try await store.close()
+    }
 }
