@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import ShopCore
 
@@ -77,30 +78,59 @@ struct ProductCollection: Sendable {
             var tagTitles: Set<String> = []
             var members: [Int32] = []
         }
-        // Sorted once here, so each collection fills up already in order. Keys are worked out once
-        // per product, not once per comparison.
-        let keys = products.map { $0.title.lowercased() }
-        let order = products.indices.sorted { left, right in
-            keys[left] != keys[right] ? keys[left] < keys[right] : products[left].handle < products[right].handle
+        // Two jobs that need only the catalog, on two cores at once (each was about half of this
+        // stage, which a one-product rebuild waits for): each product's rank by title, and the
+        // grouping of products into collections in catalog order. Each collection's members are
+        // then put in rank order, which is the same as sorting them by title and handle.
+        final class Halves: @unchecked Sendable {
+            // Each written by one of the two workers only, and read after both are done.
+            var ranks: [Int32] = []
+            var gatherings: [String: Gathering] = [:]
         }
-
-        var gatherings: [String: Gathering] = [:]
-        var joined: Set<String> = []
-        for index in order {
-            // Every slug this product belongs to, once, however many of its type and tags share it.
-            // Its type and tags only, not a copy of the whole product (a reference count per field).
-            joined.removeAll(keepingCapacity: true)
-            let productType = products[index].productType
-            if let slug = Self.slug(for: productType) {
-                gatherings[slug, default: Gathering()].typeTitles.insert(productType)
-                joined.insert(slug)
+        let halves = Halves()
+        products.withUnsafeBufferPointer { buffer in
+            let catalog = UncheckedBox(buffer)
+            DispatchQueue.concurrentPerform(iterations: 2) { part in
+                let products = catalog.value
+                if part == 0 {
+                    // Keys worked out once per product, not once per comparison.
+                    let keys = products.map { $0.title.lowercased() }
+                    let order = products.indices.sorted { left, right in
+                        keys[left] != keys[right] ? keys[left] < keys[right] : products[left].handle < products[right].handle
+                    }
+                    var ranks = [Int32](repeating: 0, count: products.count)
+                    for (rank, index) in order.enumerated() { ranks[index] = Int32(rank) }
+                    halves.ranks = ranks
+                    return
+                }
+                var gatherings: [String: Gathering] = [:]
+                var joined: Set<String> = []
+                for index in products.indices {
+                    // Every slug this product belongs to, once, however many of its type and tags
+                    // share it. Its type and tags only, not a copy of the whole product.
+                    joined.removeAll(keepingCapacity: true)
+                    let productType = products[index].productType
+                    if let slug = Self.slug(for: productType) {
+                        gatherings[slug, default: Gathering()].typeTitles.insert(productType)
+                        joined.insert(slug)
+                    }
+                    for tag in products[index].tags where tags {
+                        guard let slug = Self.slug(for: tag) else { continue }
+                        gatherings[slug, default: Gathering()].tagTitles.insert(tag)
+                        joined.insert(slug)
+                    }
+                    for slug in joined { gatherings[slug, default: Gathering()].members.append(Int32(index)) }
+                }
+                halves.gatherings = gatherings
             }
-            for tag in products[index].tags where tags {
-                guard let slug = Self.slug(for: tag) else { continue }
-                gatherings[slug, default: Gathering()].tagTitles.insert(tag)
-                joined.insert(slug)
-            }
-            for slug in joined { gatherings[slug, default: Gathering()].members.append(Int32(index)) }
+        }
+        let ranks = halves.ranks
+        var gatherings = halves.gatherings
+        // In place, by index: iterating `keys` while changing values would copy the dictionary.
+        var position = gatherings.values.startIndex
+        while position != gatherings.values.endIndex {
+            gatherings.values[position].members.sort { ranks[Int($0)] < ranks[Int($1)] }
+            gatherings.values.formIndex(after: &position)
         }
 
         return gatherings.map { slug, gathering -> ProductCollection in
