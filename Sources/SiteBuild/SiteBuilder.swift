@@ -719,9 +719,13 @@ struct FeedWork: Sendable {
         case written(WrittenFile)
     }
 
-    private func logPieces(_ path: String, reused: Int, saved: Bool) {
+    /// With the feed's time on its thread: the feeds are a rebuild's longest path.
+    private func logPieces(_ path: String, reused: Int, saved: Bool, since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         logger.debug("feed written", metadata: [
             "feed": "\(path)", "products": "\(products.count)", "pieces available": "\(reused)", "index saved": "\(saved)",
+            "ms": "\(Int(milliseconds.rounded()))",
         ])
     }
 
@@ -738,6 +742,7 @@ struct FeedWork: Sendable {
     }
 
     func render(_ kind: Kind) throws -> [String: Output] {
+        let start = ContinuousClock.now
         func inMemory(_ path: String, _ text: String) -> [String: Output] {
             [path: .rendered(RenderedPage(path: path, html: text, precompress: precompress))]
         }
@@ -764,7 +769,7 @@ struct FeedWork: Sendable {
                                                   workers: workers, keys: pieces.keys, reuse: reuse)
             let written = try file.finish()
             logPieces(MerchantFeed.path, reused: reuse?.count ?? 0, saved: pieces.save(recorder, feedPath: MerchantFeed.path, frame: frame, size: file.bytes,
-                                                               identity: file.identity))
+                                                               identity: file.identity), since: start)
             return [MerchantFeed.path: .written(written)]
         case .search:
             let frame = SearchIndex.frame(currency: config.currency.code, locale: config.locale)
@@ -772,7 +777,7 @@ struct FeedWork: Sendable {
             let index = SearchIndex.bytes(products: products, prices: prices, keys: pieces.keys, reuse: reuse)
             logPieces(SearchIndex.path, reused: reuse?.count ?? 0,
                       saved: pieces.save(index.pieces, feedPath: SearchIndex.path, frame: frame, size: index.bytes.count,
-                                         identity: FeedFragments.contentIdentity(index.bytes)))
+                                         identity: FeedFragments.contentIdentity(index.bytes)), since: start)
             return [SearchIndex.path: .rendered(RenderedPage(path: SearchIndex.path, html: index.bytes, precompress: precompress))]
         }
     }
