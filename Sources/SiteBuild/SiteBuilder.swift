@@ -161,8 +161,9 @@ public struct SiteBuilder {
         // Read again if another build published since it was read at the start: this answer
         // takes no lock, and it must not be an older site's.
         var (liveIdentity, live) = await liveSite
-        if BuildManifest.identity(folder: output) != liveIdentity {
-            liveIdentity = BuildManifest.identity(folder: output)
+        let identityNow = BuildManifest.identity(folder: output)
+        if identityNow != liveIdentity {
+            liveIdentity = identityNow
             live = BuildManifest.load(folder: output)
         }
         let nothingChanged = live?.outputs == plan.digests
@@ -721,11 +722,9 @@ struct FeedWork: Sendable {
 
     /// With the feed's time on its thread: the feeds are a rebuild's longest path.
     private func logPieces(_ path: String, reused: Int, saved: Bool, since start: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - start
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         logger.debug("feed written", metadata: [
             "feed": "\(path)", "products": "\(products.count)", "pieces available": "\(reused)", "index saved": "\(saved)",
-            "ms": "\(Int(milliseconds.rounded()))",
+            "ms": "\(Int((ContinuousClock.now - start).milliseconds.rounded()))",
         ])
     }
 

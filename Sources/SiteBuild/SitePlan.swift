@@ -355,7 +355,14 @@ struct StageClock {
         let now = clock.now
         let elapsed = now - last
         last = now
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let milliseconds = elapsed.milliseconds
         logger.debug("build stage done", metadata: ["stage": "\(stage)", "ms": "\(Int(milliseconds.rounded()))"])
+    }
+}
+
+extension Duration {
+    /// For the debug log's stage and feed times.
+    var milliseconds: Double {
+        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
     }
 }
