@@ -75,6 +75,25 @@ measure() {  # name, folder, command...: runs the command RUNS times from scratc
 measure hugo "$work/hugo" hugo --quiet
 measure ishop_same "$work/ishop" "$ishop" build --no-images --config site-hugo.yml
 same_pages=$(find "$work/ishop/public" -name '*.html' | wc -l)
+
+# The file system's floor: the files each tool just wrote, written again from memory by a small
+# C program on every core with nothing rendered, then synced (bench/write_floor.c). What it takes
+# is what any generator must spend on those files here; Hugo's time over it bounds the ratio any
+# tool could show. The trees are synced first (untimed) so the floor's sync is its own files'.
+"${CC:-$(command -v cc || command -v clang)}" -O2 -pthread -o "$work/write_floor" bench/write_floor.c
+declare -A floor_total floor_write
+floor() {  # name, tree: RUNS times, each into a new folder
+  local name=$1 tree=$2
+  : > "$work/$name.floor"
+  for ((r = 1; r <= runs; r++)); do
+    sync
+    "$work/write_floor" "$tree" "$work/old/floor-$(date +%s%N)" "$(nproc)" >> "$work/$name.floor"
+  done
+  floor_write[$name]=$(sed 's/.*write=\([0-9.]*\).*/\1/' "$work/$name.floor" | median)
+  floor_total[$name]=$(sed 's/.*write=\([0-9.]*\) sync=\([0-9.]*\).*/\1 \2/' "$work/$name.floor" | awk '{printf "%.2f\n", $1 + $2}' | median)
+}
+floor hugo "$work/hugo/public"
+floor ishop_same "$work/ishop/public"
 measure ishop "$work/ishop" "$ishop" build --no-images --config site-false.yml
 measure ishop_gz "$work/ishop" "$ishop" build --no-images --config site-true.yml
 pages=$(find "$work/ishop/public" -name '*.html' | wc -l)
@@ -121,6 +140,8 @@ Median of $runs runs of each row but the first change after a build from scratch
 | build | HTML pages | wall time | peak memory | Hugo's time / this | this memory / Hugo's |
 |---|---:|---:|---:|---:|---:|
 | Hugo, pages only | $hugo_pages | ${wall[hugo]} s | ${peak[hugo]} MiB | 1.0 | 1.0 |
+| floor: Hugo's files written from memory, nothing rendered, then synced | $hugo_pages | ${floor_total[hugo]} s (write ${floor_write[hugo]} s) | | $(ratio "${wall[hugo]}" "${floor_total[hugo]}") | |
+| floor: ishop's files for Hugo's outputs, written the same way | $same_pages | ${floor_total[ishop_same]} s (write ${floor_write[ishop_same]} s) | | $(ratio "${wall[hugo]}" "${floor_total[ishop_same]}") | |
 | ishop build, Hugo's outputs (no tag collections, feeds or search index), precompress off | $same_pages | ${wall[ishop_same]} s | ${peak[ishop_same]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop_same]}") | $(ratio "${peak[ishop_same]}" "${peak[hugo]}") |
 | ishop build, precompress off | $pages | ${wall[ishop]} s | ${peak[ishop]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop]}") | $(ratio "${peak[ishop]}" "${peak[hugo]}") |
 | ishop build, precompress on (.gz beside every text file) | $pages | ${wall[ishop_gz]} s | ${peak[ishop_gz]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop_gz]}") | $(ratio "${peak[ishop_gz]}" "${peak[hugo]}") |
