@@ -7,3 +7,9 @@ static const int ISHOP_GZIP_MEMORY_LEVEL = 8;
 static inline int ishop_deflate_init_gzip(z_stream *stream, int level) {
     return deflateInit2(stream, level, Z_DEFLATED, ISHOP_GZIP_WINDOW_BITS, ISHOP_GZIP_MEMORY_LEVEL, Z_DEFAULT_STRATEGY);
 }
+
+/* Raw deflate (no header or trailer): the segments of a .gz made of independent pieces
+   (SegmentedGzip), which the .gz's own header and trailer enclose. */
+static inline int ishop_deflate_init_raw(z_stream *stream, int level) {
+    return deflateInit2(stream, level, Z_DEFLATED, -15, ISHOP_GZIP_MEMORY_LEVEL, Z_DEFAULT_STRATEGY);
+}

@@ -13,7 +13,9 @@ import Foundation
 /// build would make. An index is trusted only for the very file it was written for (same digest
 /// in the live manifest, same size, and the same file: its device and inode when it is copied by
 /// range, the SHA-256 of its bytes when it is read whole) and the same frame (settings the pieces
-/// depend on, the ishop format); otherwise every piece is made again, which is only slower.
+/// depend on, the ishop format); otherwise every piece is made again, which is only slower. The
+/// index of the Merchant Center feed also lists its .gz's segments (SegmentedGzip), taken from the
+/// live .gz when it is still the file the index names.
 final class FeedFragments: Sendable {
     /// The live feed, open for reading: pieces are copied from it (StreamingFile.copy).
     let descriptor: Int32
@@ -25,6 +27,8 @@ final class FeedFragments: Sendable {
     /// The first 16 hex digits of each digest -> its entry, for products that moved: hashing an
     /// integer rather than 64 characters, and the entry's whole digest is compared before use.
     private let byPrefix: [UInt64: Int]
+    /// The live .gz's segments, when its index describes them and it is still that file.
+    let gzip: SegmentedGzip.Live?
 
     struct Entry {
         let key: String
@@ -33,7 +37,7 @@ final class FeedFragments: Sendable {
 
     var count: Int { entries.count }
 
-    static let header = "ishop-feed-fragments 2"
+    static let header = "ishop-feed-fragments 3"
 
     /// The index file of the feed `feedPath` ("merchant-feed.xml") whose digest is `digest`,
     /// published into `publishPath`: two output folders of one site (`ishop build --out`) write
@@ -70,21 +74,37 @@ final class FeedFragments: Sendable {
         } else {
             identity = fileIdentity(status)
         }
-        guard let entries = parse(index: index, size: Int(status.st_size), digest: liveDigest, frame: frame, identity: identity) else {
+        guard let parsed = parse(index: index, size: Int(status.st_size), digest: liveDigest, frame: frame, identity: identity) else {
             close(descriptor)
             return nil
         }
-        return FeedFragments(descriptor: descriptor, bytes: bytes, entries: entries)
+        return FeedFragments(descriptor: descriptor, bytes: bytes, entries: parsed.entries,
+                             gzip: inMemory ? nil : parsed.gzip.flatMap { liveGzip($0, path: "\(publishPath)/\(feedPath).gz") })
     }
 
-    private init(descriptor: Int32, bytes: [UInt8]?, entries: [Entry]) {
+    /// The live .gz, open, when it is the very file the index describes (device, inode, size).
+    private static func liveGzip(_ index: GzipIndex, path: String) -> SegmentedGzip.Live? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, fileIdentity(status) == index.identity,
+              Int(status.st_size) == index.size
+        else {
+            close(descriptor)
+            return nil
+        }
+        return SegmentedGzip.Live(descriptor: descriptor, records: index.segments)
+    }
+
+    private init(descriptor: Int32, bytes: [UInt8]?, entries: [Entry], gzip: SegmentedGzip.Live?) {
         self.descriptor = descriptor
         self.bytes = bytes
         self.entries = entries
+        self.gzip = gzip
         var byPrefix: [UInt64: Int] = [:]
         byPrefix.reserveCapacity(entries.count)
         for (position, entry) in entries.enumerated() {
-            if let prefix = Self.prefix(entry.key), byPrefix[prefix] == nil { byPrefix[prefix] = position }
+            if let prefix = Self.hexPrefix(entry.key), byPrefix[prefix] == nil { byPrefix[prefix] = position }
         }
         self.byPrefix = byPrefix
     }
@@ -93,10 +113,17 @@ final class FeedFragments: Sendable {
         close(descriptor)
     }
 
+    /// What an index says of the .gz beside its feed (SegmentedGzip).
+    struct GzipIndex {
+        let identity: String
+        let size: Int
+        let segments: [SegmentedGzip.Record]
+    }
+
     /// Parses an index written by `FragmentRecorder.save`; nil when it is not one, or not for this
     /// feed, frame and size. Lines are found with memchr (the generic `split` cost more than the rest).
-    static func parse(index: [UInt8], size: Int, digest: String, frame: String, identity: String) -> [Entry]? {
-        index.withUnsafeBufferPointer { buffer -> [Entry]? in
+    static func parse(index: [UInt8], size: Int, digest: String, frame: String, identity: String) -> (entries: [Entry], gzip: GzipIndex?)? {
+        index.withUnsafeBufferPointer { buffer -> (entries: [Entry], gzip: GzipIndex?)? in
             guard let base = buffer.baseAddress else { return nil }
             let end = buffer.count
             func find(_ byte: Int32, from start: Int, to stop: Int) -> Int? {
@@ -110,16 +137,38 @@ final class FeedFragments: Sendable {
             var entries: [Entry] = []
             entries.reserveCapacity(end / 90)
             var start = second + 1
+            let gzipMark = Array("gzip ".utf8)
             while start < end {
-                guard let stop = find(0x0A, from: start, to: end),
-                      let space = find(0x20, from: start, to: stop), let next = find(0x20, from: space + 1, to: stop),
+                guard let stop = find(0x0A, from: start, to: end) else { return nil }
+                if stop - start > gzipMark.count, buffer[start..<(start + gzipMark.count)].elementsEqual(gzipMark) { break }
+                guard let space = find(0x20, from: start, to: stop), let next = find(0x20, from: space + 1, to: stop),
                       let offset = number(buffer[(space + 1)..<next]), let length = number(buffer[(next + 1)..<stop]),
                       length > 0, offset <= size - length
                 else { return nil }
                 entries.append(Entry(key: text(start..<space), range: offset..<(offset + length)))
                 start = stop + 1
             }
-            return entries
+            guard start < end else { return (entries, nil) }
+            // "gzip <identity> <size>", then a line per keyed segment: key, CRC-32, the CRC-32 of
+            // what its compressor was primed with, length, and where it lies in the .gz.
+            guard let stop = find(0x0A, from: start, to: end) else { return nil }
+            let fields = text((start + gzipMark.count)..<stop).split(separator: " ")
+            guard fields.count == 2, let gzipSize = Int(fields[1]), gzipSize > 0 else { return nil }
+            var segments: [SegmentedGzip.Record] = []
+            start = stop + 1
+            while start < end {
+                guard let stop = find(0x0A, from: start, to: end) else { return nil }
+                let parts = buffer[start..<stop].split(separator: 0x20, omittingEmptySubsequences: false)
+                guard parts.count == 6, let crc = number(parts[1]), crc <= Int(UInt32.max), let primeCRC = number(parts[2]),
+                      primeCRC <= Int(UInt32.max), let rawLength = number(parts[3]), let offset = number(parts[4]),
+                      let length = number(parts[5]), rawLength > 0, length > 0, offset <= gzipSize - length
+                else { return nil }
+                segments.append(SegmentedGzip.Record(
+                    key: String(decoding: parts[0], as: UTF8.self), crc: UInt32(crc), primeCRC: UInt32(primeCRC), rawLength: rawLength,
+                    compressed: offset..<(offset + length)))
+                start = stop + 1
+            }
+            return (entries, GzipIndex(identity: String(fields[0]), size: gzipSize, segments: segments))
         }
     }
 
@@ -139,7 +188,7 @@ final class FeedFragments: Sendable {
     /// were added or removed before it.
     func range(of key: String, at position: Int) -> Range<Int>? {
         if position < entries.count, entries[position].key == key { return entries[position].range }
-        guard let prefix = Self.prefix(key), let found = byPrefix[prefix], entries[found].key == key else { return nil }
+        guard let prefix = Self.hexPrefix(key), let found = byPrefix[prefix], entries[found].key == key else { return nil }
         return entries[found].range
     }
 
@@ -151,8 +200,8 @@ final class FeedFragments: Sendable {
         return true
     }
 
-    /// The value of a digest's first 16 hex digits.
-    private static func prefix(_ key: String) -> UInt64? {
+    /// The value of a digest's first 16 hex digits (nil if it does not start with 16).
+    static func hexPrefix(_ key: String) -> UInt64? {
         var value: UInt64 = 0
         var digits = 0
         for byte in key.utf8.prefix(16) {
@@ -183,14 +232,21 @@ final class FeedFragments: Sendable {
 /// the next build reads (FeedFragments).
 struct FragmentRecorder {
     private var lines: [UInt8] = []
-    private(set) var pieces = 0
+    /// Each piece recorded, in file order: the .gz's segments follow them (SegmentedGzip).
+    private(set) var recorded: [SegmentedGzip.Piece] = []
+    var pieces: Int { recorded.count }
+    /// The .gz written beside the feed (its device and inode, size and keyed segments), when
+    /// there is one: the next build takes unchanged segments from it.
+    var gzip: (identity: String, size: Int, segments: [SegmentedGzip.Record])?
 
     init(expected: Int) {
         lines.reserveCapacity(expected * 90)
+        recorded.reserveCapacity(expected)
     }
 
     mutating func record(key: String, offset: Int, length: Int) {
         guard length > 0 else { return }
+        recorded.append(SegmentedGzip.Piece(key: key, offset: offset, length: length))
         // By hand: string interpolation per product was most of recording.
         lines.append(contentsOf: key.utf8)
         lines.append(0x20)
@@ -198,7 +254,6 @@ struct FragmentRecorder {
         lines.append(0x20)
         appendDigits(length)
         lines.append(0x0A)
-        pieces += 1
     }
 
     private mutating func appendDigits(_ number: Int) {
@@ -233,6 +288,12 @@ struct FragmentRecorder {
         let path = FeedFragments.indexPath(folder: folder, feedPath: feedPath, digest: digest, publishPath: publishPath)
         var text = Array("\(FeedFragments.header)\n\(digest) \(frame) \(size) \(identity)\n".utf8)
         text.append(contentsOf: lines)
+        if let gzip, !gzip.identity.isEmpty {
+            text.append(contentsOf: "gzip \(gzip.identity) \(gzip.size)\n".utf8)
+            for segment in gzip.segments {
+                text.append(contentsOf: "\(segment.key) \(segment.crc) \(segment.primeCRC) \(segment.rawLength) \(segment.compressed.lowerBound) \(segment.compressed.count)\n".utf8)
+            }
+        }
         guard (try? text.withUnsafeBytes({ try OutputTree.writeFile(at: path + ".new", bytes: $0) })) != nil,
               rename(path + ".new", path) == 0
         else {

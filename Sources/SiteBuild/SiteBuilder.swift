@@ -764,9 +764,16 @@ struct FeedWork: Sendable {
             let reuse = pieces.reusable(MerchantFeed.path, frame: frame, inMemory: false)
             let file = try StreamingFile(path: "\(writer.stagingPath)/\(MerchantFeed.path)", compress: precompress,
                                          startWriteback: writer.startWriteback)
-            let recorder = try MerchantFeed.write(products: products, config: config, urls: urls, imageURLs: imageURLs, to: file,
+            var recorder = try MerchantFeed.write(products: products, config: config, urls: urls, imageURLs: imageURLs, to: file,
                                                   workers: workers, keys: pieces.keys, reuse: reuse)
-            let written = try file.finish()
+            // Its .gz in segments, the unchanged ones taken from the live .gz (SegmentedGzip).
+            let written = try file.finish(pieces: recorder.recorded, live: reuse?.gzip)
+            if written.compressed {
+                recorder.gzip = (file.gzipIdentity, file.compressedBytes, file.gzipSegments)
+                logger.debug("feed compressed", metadata: [
+                    "feed": "\(MerchantFeed.path).gz", "segments": "\(file.gzipSegments.count)", "segments reused": "\(file.gzipSegmentsReused)",
+                ])
+            }
             logPieces(MerchantFeed.path, reused: reuse?.count ?? 0, saved: pieces.save(recorder, feedPath: MerchantFeed.path, frame: frame, size: file.bytes,
                                                                identity: file.identity), since: start)
             return [MerchantFeed.path: .written(written)]

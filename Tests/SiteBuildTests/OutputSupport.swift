@@ -26,6 +26,20 @@ extension ExampleShop {
     }
 }
 
+/// What the system's gzip decompresses `path` to (an implementation independent of ours); nil
+/// when it fails.
+func gunzipped(_ path: String) -> Data? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/gzip")
+    process.arguments = ["-dc", path]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    guard (try? process.run()) != nil else { return nil }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return process.terminationStatus == 0 ? data : nil
+}
+
 /// How often `needle` occurs in `text` (non-overlapping).
 func occurrences(of needle: String, in text: String) -> Int {
     text.components(separatedBy: needle).count - 1

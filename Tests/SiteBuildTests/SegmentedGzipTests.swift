@@ -1,0 +1,206 @@
+import Foundation
+import Testing
+@testable import SiteBuild
+
+/// The Merchant Center feed's .gz in segments (SegmentedGzip): always exactly the feed compressed,
+/// as a build from scratch makes it, with the live .gz's unchanged segments taken back.
+@Suite("Segmented gzip")
+struct SegmentedGzipTests {
+    /// A feed of `count` pieces: a header, one piece per product (repetitive text, as items are),
+    /// a footer. `changed`: products whose piece differs (another key and other bytes).
+    struct Feed {
+        var bytes: [UInt8] = []
+        var pieces: [SegmentedGzip.Piece] = []
+
+        init(count: Int, first: Int = 0, changed: Set<Int> = []) {
+            bytes.append(contentsOf: "<?xml version=\"1.0\"?>\n<rss><channel>\n".utf8)
+            for product in first..<count {
+                let version = changed.contains(product) ? "b" : "a"
+                var digest = InputDigest("test-product")
+                digest.add("product-\(product)-\(version)")
+                let key = digest.finish()
+                var item = "<item><g:id>SKU-\(product)</g:id><title>Print number \(product)</title>"
+                item += "<description>" + String(repeating: "A quiet print of \(product % 7) hills. ", count: 1 + product % 5) + "</description>"
+                item += "<g:price>\(10 + product % 13).\(version == "a" ? "00" : "50") EUR</g:price></item>\n"
+                pieces.append(SegmentedGzip.Piece(key: key, offset: bytes.count, length: item.utf8.count))
+                bytes.append(contentsOf: item.utf8)
+            }
+            bytes.append(contentsOf: "</channel></rss>\n".utf8)
+        }
+    }
+
+    /// Writes `feed` and its .gz (segments of about `mask + 1` pieces) into `folder` as `name`;
+    /// returns what SegmentedGzip.write said.
+    func compress(
+        _ feed: Feed, name: String, in folder: TemporaryFolder, mask: UInt64 = 3, live: SegmentedGzip.Live? = nil
+    ) throws -> SegmentedGzip.Written {
+        let path = folder.file(name)
+        try Data(feed.bytes).write(to: URL(fileURLWithPath: path))
+        let source = open(path, O_RDONLY)
+        let destination = open(path + ".gz", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer {
+            close(source)
+            close(destination)
+        }
+        let segments = SegmentedGzip.segments(of: feed.pieces, size: feed.bytes.count, boundaryMask: mask)
+        return try SegmentedGzip.write(from: source, size: feed.bytes.count, segments: segments, to: destination, path: path + ".gz", live: live)
+    }
+
+    /// Decompresses with the system's gzip, an implementation independent of ours.
+    func gunzip(_ path: String) throws -> [UInt8] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        process.arguments = ["-dc", path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "gzip -dc \(path)")
+        return Array(data)
+    }
+
+    func bytes(_ path: String) -> [UInt8] { Array(FileManager.default.contents(atPath: path) ?? Data()) }
+
+    @Test("Segments: the header and footer on their own, pieces grouped by their digests, a gap or disorder never keyed")
+    func segmentsFollowPieces() throws {
+        let feed = Feed(count: 200)
+        let segments = SegmentedGzip.segments(of: feed.pieces, size: feed.bytes.count, boundaryMask: 3)
+        let header = try #require(segments.first)
+        let footer = try #require(segments.last)
+        #expect(header.key == nil && header.raw == 0..<feed.pieces[0].offset, "the header")
+        #expect(footer.key == nil && footer.raw.upperBound == feed.bytes.count, "the footer")
+        #expect(segments.count > 20, "about one segment per four pieces")
+        // They cover the file, in order, with no gap.
+        #expect(zip(segments, segments.dropFirst()).allSatisfy { $0.raw.upperBound == $1.raw.lowerBound })
+        // Every keyed segment but the first begins with a piece whose digest has the mask's bits clear.
+        let starts = Dictionary(uniqueKeysWithValues: feed.pieces.map { ($0.offset, $0.key) })
+        for segment in segments.dropFirst(2).dropLast() {
+            let key = try #require(starts[segment.raw.lowerBound])
+            #expect(FeedFragments.hexPrefix(key).map { $0 & 3 == 0 } == true)
+        }
+        // Chosen by content: without the first product, every segment after the one that held it is the same.
+        let shorter = Feed(count: 200, first: 1)
+        let shifted = SegmentedGzip.segments(of: shorter.pieces, size: shorter.bytes.count, boundaryMask: 3)
+        #expect(Set(segments.dropFirst(2).compactMap(\.key)).isSubset(of: Set(shifted.compactMap(\.key))))
+
+        // A limit on the length splits a run without a boundary.
+        let limited = SegmentedGzip.segments(of: feed.pieces, size: feed.bytes.count, boundaryMask: .max, limit: 1000)
+        #expect(limited.count > 10 && limited.allSatisfy { $0.raw.count < 1000 + 400 })
+        // Bytes between two pieces are a segment without a key; pieces out of order key nothing.
+        var gap = feed.pieces
+        let missing = gap.remove(at: 50)
+        let withGap = SegmentedGzip.segments(of: gap, size: feed.bytes.count, boundaryMask: 3)
+        #expect(withGap.contains { $0.key == nil && $0.raw == missing.offset..<(missing.offset + missing.length) })
+        let disorder = SegmentedGzip.segments(of: feed.pieces.reversed(), size: feed.bytes.count, boundaryMask: 3)
+        #expect(disorder == [SegmentedGzip.Segment(key: nil, raw: 0..<feed.bytes.count)])
+        #expect(SegmentedGzip.segments(of: [], size: 0).isEmpty)
+    }
+
+    @Test("The .gz holds exactly the file, and is as small as one stream's within a few percent")
+    func roundTrip() throws {
+        let folder = try TemporaryFolder("gzip")
+        defer { folder.remove() }
+        let feed = Feed(count: 3000)
+        let written = try compress(feed, name: "feed.xml", in: folder, mask: 63)
+        #expect(try gunzip(folder.file("feed.xml.gz")) == feed.bytes)
+        #expect(written.bytes == bytes(folder.file("feed.xml.gz")).count)
+        #expect(written.reused == 0)
+        #expect(written.records.count > 10)
+        let oneStream = try #require(feed.bytes.withUnsafeBytes { Gzip.compress($0) })
+        #expect(Double(written.bytes) < Double(oneStream.count) * 1.03, "\(written.bytes) against \(oneStream.count)")
+        // An empty file and a file without pieces still make a valid .gz.
+        var nothing = Feed(count: 0)
+        nothing.bytes = []
+        for empty in [nothing, Feed(count: 0)] {
+            _ = try compress(empty, name: "empty.xml", in: folder)
+            #expect(try gunzip(folder.file("empty.xml.gz")) == empty.bytes)
+        }
+    }
+
+    @Test("A change takes the unchanged segments from the live .gz and makes the same bytes as from scratch")
+    func unchangedSegmentsReused() throws {
+        let folder = try TemporaryFolder("gzip")
+        defer { folder.remove() }
+        // Segments of about 256 pieces (some 40 KB), longer than the 32 KiB that prime the next,
+        // as the feed's are (about 200 KB).
+        let before = Feed(count: 5000)
+        let live = try compress(before, name: "live.xml", in: folder, mask: 255)
+        let after = Feed(count: 5000, changed: [2500])
+        let fresh = try compress(after, name: "fresh.xml", in: folder, mask: 255)
+        let descriptor = open(folder.file("live.xml.gz"), O_RDONLY)
+        let reused = try compress(after, name: "new.xml", in: folder, mask: 255, live: SegmentedGzip.Live(descriptor: descriptor, records: live.records))
+        #expect(try gunzip(folder.file("new.xml.gz")) == after.bytes)
+        #expect(bytes(folder.file("new.xml.gz")) == bytes(folder.file("fresh.xml.gz")), "as a build from scratch makes it")
+        #expect(reused.records == fresh.records)
+        // The changed segment is made again; so is the next one when the change lies in the bytes
+        // that prime it, and one more when the product's new digest adds or removes a boundary.
+        #expect(live.records.count > 10)
+        #expect(reused.reused >= live.records.count - 3 && reused.reused < live.records.count, "\(reused.reused) of \(live.records.count)")
+    }
+
+    @Test("A live segment whose bytes are not this file's is not taken, whatever its key says")
+    func mismatchedSegmentsNotTaken() throws {
+        let folder = try TemporaryFolder("gzip")
+        defer { folder.remove() }
+        let feed = Feed(count: 400)
+        let live = try compress(feed, name: "live.xml", in: folder, mask: 15)
+        // The same keys over other bytes (a live file changed behind the index's back): the
+        // CRC-32 of what this build wrote differs, so every keyed segment is made again.
+        var other = feed
+        other.bytes = other.bytes.map { $0 == UInt8(ascii: "q") ? UInt8(ascii: "Q") : $0 }
+        let descriptor = open(folder.file("live.xml.gz"), O_RDONLY)
+        let written = try compress(other, name: "new.xml", in: folder, mask: 15, live: SegmentedGzip.Live(descriptor: descriptor, records: live.records))
+        #expect(written.reused == 0)
+        #expect(try gunzip(folder.file("new.xml.gz")) == other.bytes)
+        // A record whose compressed range is not that segment's: its CRC-32 does not match the
+        // bytes either, so nothing is copied from the wrong place.
+        let shuffled = zip(live.records, live.records.reversed()).map { mine, theirs in
+            SegmentedGzip.Record(key: mine.key, crc: theirs.crc, primeCRC: mine.primeCRC, rawLength: mine.rawLength, compressed: theirs.compressed)
+        }
+        let again = open(folder.file("live.xml.gz"), O_RDONLY)
+        _ = try compress(feed, name: "third.xml", in: folder, mask: 15, live: SegmentedGzip.Live(descriptor: again, records: shuffled))
+        #expect(try gunzip(folder.file("third.xml.gz")) == feed.bytes)
+    }
+
+    @Test("The feed's index keeps the .gz's segments, and a damaged segment line makes the index unusable")
+    func indexKeepsSegments() throws {
+        let folder = try TemporaryFolder("gzip")
+        defer { folder.remove() }
+        let feed = Feed(count: 300)
+        let written = try compress(feed, name: "feed.xml", in: folder, mask: 15)
+        var recorder = FragmentRecorder(expected: feed.pieces.count)
+        for piece in feed.pieces { recorder.record(key: piece.key, offset: piece.offset, length: piece.length) }
+        #expect(recorder.recorded.map(\.offset) == feed.pieces.map(\.offset))
+        recorder.gzip = ("1:2", written.bytes, written.records)
+        let indexes = folder.file("indexes")
+        #expect(recorder.save(folder: indexes, feedPath: "feed.xml", publishPath: folder.path, digest: "d1", frame: "f", size: feed.bytes.count,
+                              identity: "3:4", keep: nil))
+        let path = FeedFragments.indexPath(folder: indexes, feedPath: "feed.xml", digest: "d1", publishPath: folder.path)
+        let index = bytes(path)
+        let parsed = try #require(FeedFragments.parse(index: index, size: feed.bytes.count, digest: "d1", frame: "f", identity: "3:4"))
+        #expect(parsed.entries.count == feed.pieces.count)
+        #expect(parsed.gzip?.identity == "1:2" && parsed.gzip?.size == written.bytes)
+        #expect(parsed.gzip?.segments == written.records)
+
+        let text = String(decoding: index, as: UTF8.self)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let segmentLine = try #require(lines.firstIndex { $0.hasPrefix(written.records[3].key + " ") })
+        func replacing(field: Int, with value: String) -> String {
+            var fields = lines[segmentLine].split(separator: " ").map(String.init)
+            fields[field] = value
+            var changed = lines
+            changed[segmentLine] = fields.joined(separator: " ")
+            return changed.joined(separator: "\n")
+        }
+        for damage in [
+            replacing(field: 1, with: "x"),
+            replacing(field: 5, with: "\(written.bytes * 2)"),
+            replacing(field: 2, with: "\(UInt64(UInt32.max) + 1)"),
+            text.replacingOccurrences(of: "gzip 1:2 \(written.bytes)\n", with: "gzip 1:2\n"),
+        ] {
+            #expect(damage != text)
+            #expect(FeedFragments.parse(index: Array(damage.utf8), size: feed.bytes.count, digest: "d1", frame: "f", identity: "3:4") == nil)
+        }
+    }
+}
