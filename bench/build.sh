@@ -147,8 +147,8 @@ Median of $runs runs of each row but the first change after a build from scratch
 | build | HTML pages | wall time | peak memory | Hugo's time / this | this memory / Hugo's |
 |---|---:|---:|---:|---:|---:|
 | Hugo, pages only | $hugo_pages | ${wall[hugo]} s | ${peak[hugo]} MiB | 1.0 | 1.0 |
-| floor: Hugo's files written from memory, nothing rendered, then synced | $hugo_pages | ${floor_total[hugo]} s (write ${floor_write[hugo]} s) | | $(ratio "${wall[hugo]}" "${floor_total[hugo]}") | |
-| floor: ishop's files for Hugo's outputs, written the same way | $same_pages | ${floor_total[ishop_same]} s (write ${floor_write[ishop_same]} s) | | $(ratio "${wall[hugo]}" "${floor_total[ishop_same]}") | |
+| floor: Hugo's files written from memory, nothing rendered, then synced | $hugo_pages | ${floor_total[hugo]} s (write ${floor_write[hugo]} s) | | $(ratio "${wall[hugo]}" "${floor_total[hugo]}") ($(ratio "${wall[hugo]}" "${floor_write[hugo]}") unsynced) | |
+| floor: ishop's files for Hugo's outputs, written the same way | $same_pages | ${floor_total[ishop_same]} s (write ${floor_write[ishop_same]} s) | | $(ratio "${wall[hugo]}" "${floor_total[ishop_same]}") ($(ratio "${wall[hugo]}" "${floor_write[ishop_same]}") unsynced) | |
 | ishop build, Hugo's outputs (no tag collections, feeds or search index), precompress off | $same_pages | ${wall[ishop_same]} s | ${peak[ishop_same]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop_same]}") | $(ratio "${peak[ishop_same]}" "${peak[hugo]}") |
 | ishop build, precompress off | $pages | ${wall[ishop]} s | ${peak[ishop]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop]}") | $(ratio "${peak[ishop]}" "${peak[hugo]}") |
 | ishop build, precompress on (.gz beside every text file) | $pages | ${wall[ishop_gz]} s | ${peak[ishop_gz]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop_gz]}") | $(ratio "${peak[ishop_gz]}" "${peak[hugo]}") |

@@ -7,7 +7,8 @@
 // Reads every file of SOURCE_TREE into memory first (not timed), then, timed: creates
 // DESTINATION and writes the files under it on THREADS threads, the way a generator does (open
 // with O_CREAT, one write, close; a missing folder made on the way, parents first), and finally
-// syncfs(2), as `ishop build` does before it publishes (Hugo does not sync). Prints one line:
+// syncfs(2), as `ishop build` does before it publishes (Hugo does not sync). Linux only (syncfs).
+// Prints one line:
 //   files=N bytes=N write=SECONDS sync=SECONDS
 #define _GNU_SOURCE
 #include <errno.h>
@@ -83,7 +84,12 @@ static void *writer(void *unused) {
             fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
         }
         if (fd < 0) fail("cannot create", path);
-        if (write(fd, file->bytes, file->size) != (ssize_t)file->size) fail("cannot write", path);
+        for (size_t written = 0; written < file->size;) {
+            ssize_t n = write(fd, file->bytes + written, file->size - written);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) fail("cannot write", path);
+            written += (size_t)n;
+        }
         close(fd);
     }
     return NULL;
@@ -104,7 +110,8 @@ int main(int argc, char **argv) {
     while (root_length > 1 && argv[1][root_length - 1] == '/') root_length--;
     destination = argv[2];
     int threads = atoi(argv[3]);
-    if (threads < 1 || threads > 256) threads = 1;
+    if (threads < 1) threads = 1;
+    if (threads > 256) threads = 256;
     if (nftw(argv[1], read_one, 64, FTW_PHYS) != 0) fail("cannot walk", argv[1]);
     size_t bytes = 0;
     for (size_t index = 0; index < count; index++) bytes += files[index].size;
@@ -112,7 +119,12 @@ int main(int argc, char **argv) {
     double start = seconds();
     if (mkdir(destination, 0755) != 0) fail("cannot make", destination);
     pthread_t workers[256];
-    for (int index = 0; index < threads; index++) pthread_create(&workers[index], NULL, writer, NULL);
+    for (int index = 0; index < threads; index++) {
+        if (pthread_create(&workers[index], NULL, writer, NULL) != 0) {
+            fprintf(stderr, "write_floor: cannot start a thread\n");
+            return 1;
+        }
+    }
     for (int index = 0; index < threads; index++) pthread_join(workers[index], NULL);
     double written = seconds();
     int folder = open(destination, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -51,8 +51,9 @@ final class FeedFragments: Sendable {
     /// The pieces of the live copy of `feedPath` under `publishPath`, whose digest the live
     /// manifest gives as `liveDigest`; nil when there is no index that can be trusted for it.
     /// `inMemory`: the file is read whole, for `append`; otherwise pieces are copied by range.
+    /// `gzip`: the live .gz's segments are wanted too (a build that writes a .gz).
     static func load(
-        folder: String, feedPath: String, publishPath: String, liveDigest: String?, frame: String, inMemory: Bool
+        folder: String, feedPath: String, publishPath: String, liveDigest: String?, frame: String, inMemory: Bool, gzip: Bool = false
     ) -> FeedFragments? {
         guard let liveDigest, let index = PlainFile.readAll(indexPath(folder: folder, feedPath: feedPath, digest: liveDigest, publishPath: publishPath)) else { return nil }
         let descriptor = open("\(publishPath)/\(feedPath)", O_RDONLY | O_CLOEXEC)
@@ -79,7 +80,7 @@ final class FeedFragments: Sendable {
             return nil
         }
         return FeedFragments(descriptor: descriptor, bytes: bytes, entries: parsed.entries,
-                             gzip: inMemory ? nil : parsed.gzip.flatMap { liveGzip($0, path: "\(publishPath)/\(feedPath).gz") })
+                             gzip: gzip ? parsed.gzip.flatMap { liveGzip($0, path: "\(publishPath)/\(feedPath).gz") } : nil)
     }
 
     /// The live .gz, open, when it is the very file the index describes (device, inode, size).
@@ -87,7 +88,7 @@ final class FeedFragments: Sendable {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         var status = stat()
-        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, fileIdentity(status) == index.identity,
+        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, gzipIdentity(status) == index.identity,
               Int(status.st_size) == index.size
         else {
             close(descriptor)
@@ -149,26 +150,31 @@ final class FeedFragments: Sendable {
                 start = stop + 1
             }
             guard start < end else { return (entries, nil) }
-            // "gzip <identity> <size>", then a line per keyed segment: key, CRC-32, the CRC-32 of
-            // what its compressor was primed with, length, and where it lies in the .gz.
-            guard let stop = find(0x0A, from: start, to: end) else { return nil }
-            let fields = text((start + gzipMark.count)..<stop).split(separator: " ")
-            guard fields.count == 2, let gzipSize = Int(fields[1]), gzipSize > 0 else { return nil }
-            var segments: [SegmentedGzip.Record] = []
-            start = stop + 1
-            while start < end {
+            // "gzip <identity> <size>", then a line per keyed segment: key, CRC-32, the length and
+            // check of what its compressor was primed with, length, and where it lies in the .gz.
+            // A damaged section costs the .gz's segments only: the pieces above stand.
+            func gzipSection() -> GzipIndex? {
                 guard let stop = find(0x0A, from: start, to: end) else { return nil }
-                let parts = buffer[start..<stop].split(separator: 0x20, omittingEmptySubsequences: false)
-                guard parts.count == 6, let crc = number(parts[1]), crc <= Int(UInt32.max), let primeCRC = number(parts[2]),
-                      primeCRC <= Int(UInt32.max), let rawLength = number(parts[3]), let offset = number(parts[4]),
-                      let length = number(parts[5]), rawLength > 0, length > 0, offset <= gzipSize - length
-                else { return nil }
-                segments.append(SegmentedGzip.Record(
-                    key: String(decoding: parts[0], as: UTF8.self), crc: UInt32(crc), primeCRC: UInt32(primeCRC), rawLength: rawLength,
-                    compressed: offset..<(offset + length)))
-                start = stop + 1
+                let fields = text((start + gzipMark.count)..<stop).split(separator: " ")
+                guard fields.count == 2, let gzipSize = Int(fields[1]), gzipSize > 0 else { return nil }
+                var segments: [SegmentedGzip.Record] = []
+                var line = stop + 1
+                while line < end {
+                    guard let stop = find(0x0A, from: line, to: end) else { return nil }
+                    let parts = buffer[line..<stop].split(separator: 0x20, omittingEmptySubsequences: false)
+                    guard parts.count == 7, let crc = number(parts[1]), crc <= Int(UInt32.max), let primeLength = number(parts[2]),
+                          let primeCheck = UInt64(String(decoding: parts[3], as: UTF8.self)), let rawLength = number(parts[4]),
+                          let offset = number(parts[5]), let length = number(parts[6]), rawLength > 0, length > 0,
+                          offset <= gzipSize - length
+                    else { return nil }
+                    segments.append(SegmentedGzip.Record(
+                        key: String(decoding: parts[0], as: UTF8.self), crc: UInt32(crc), primeLength: primeLength,
+                        primeCheck: primeCheck, rawLength: rawLength, compressed: offset..<(offset + length)))
+                    line = stop + 1
+                }
+                return GzipIndex(identity: String(fields[0]), size: gzipSize, segments: segments)
             }
-            return (entries, GzipIndex(identity: String(fields[0]), size: gzipSize, segments: segments))
+            return (entries, gzipSection())
         }
     }
 
@@ -176,6 +182,13 @@ final class FeedFragments: Sendable {
     /// new file, so another file at the same path (a build that published meanwhile) differs.
     static func fileIdentity(_ status: stat) -> String {
         "\(status.st_dev):\(status.st_ino)"
+    }
+
+    /// What identifies a .gz whose segments are copied by range: its device, inode and time of
+    /// last change. Nothing checks a copied segment's compressed bytes, so a .gz written into
+    /// in place (which changes that time) is not used.
+    static func gzipIdentity(_ status: stat) -> String {
+        "\(status.st_dev):\(status.st_ino):\(status.st_mtim.tv_sec).\(status.st_mtim.tv_nsec)"
     }
 
     /// What identifies a file read whole: the SHA-256 of its bytes.
@@ -291,7 +304,7 @@ struct FragmentRecorder {
         if let gzip, !gzip.identity.isEmpty {
             text.append(contentsOf: "gzip \(gzip.identity) \(gzip.size)\n".utf8)
             for segment in gzip.segments {
-                text.append(contentsOf: "\(segment.key) \(segment.crc) \(segment.primeCRC) \(segment.rawLength) \(segment.compressed.lowerBound) \(segment.compressed.count)\n".utf8)
+                text.append(contentsOf: "\(segment.key) \(segment.crc) \(segment.primeLength) \(segment.primeCheck) \(segment.rawLength) \(segment.compressed.lowerBound) \(segment.compressed.count)\n".utf8)
             }
         }
         guard (try? text.withUnsafeBytes({ try OutputTree.writeFile(at: path + ".new", bytes: $0) })) != nil,

@@ -23,9 +23,10 @@ import Foundation
 ///
 /// A segment of the live .gz is taken only when this build's segment has the same key (the
 /// digest of its pieces' product digests and lengths), the same length, and the same CRC-32 of
-/// the bytes this build wrote, for the segment and for the 32 KiB that prime it: the .gz is then
-/// always exactly the file beside it, compressed, whatever happened to the live file meanwhile.
-/// Reading the new file back for the CRC-32 costs a fraction of compressing it.
+/// the bytes this build wrote, for the segment and (with their Adler-32 too) for the 32 KiB that
+/// prime it: the .gz then always decodes to exactly the file beside it, whatever happened to the
+/// live file meanwhile, and with the same zlib it is byte for byte what a build from scratch
+/// writes. Reading the new file back for the checks costs a fraction of compressing it.
 enum SegmentedGzip {
     /// A range of the feed, with its key when it is made of whole products' pieces.
     struct Segment: Equatable {
@@ -37,8 +38,12 @@ enum SegmentedGzip {
     struct Record: Equatable {
         let key: String
         let crc: UInt32
-        /// The CRC-32 of the bytes before the segment that its compressor was primed with.
-        let primeCRC: UInt32
+        /// What its compressor was primed with (the bytes before it): their length, and their
+        /// CRC-32 and Adler-32 together. These bytes change without the segment's key changing (a
+        /// product before it), and a segment copied after other bytes would decode wrongly: 64
+        /// bits of check, not 32.
+        let primeLength: Int
+        let primeCheck: UInt64
         let rawLength: Int
         /// Where its compressed bytes lie in the .gz.
         let compressed: Range<Int>
@@ -118,10 +123,12 @@ enum SegmentedGzip {
     }
 
     /// Writes the .gz of the file open as `source` (`size` bytes, split into `segments`) to the
-    /// new file open as `destination`, taking from `live` the segments it holds as they must be.
+    /// new file open as `destination` (`path`), taking from `live` the segments it holds as they
+    /// must be.
     static func write(
         from source: Int32, size: Int, segments: [Segment], to destination: Int32, path: String, live: Live?, level: Int32 = 6
     ) throws -> Written {
+        let feedPath = path.hasSuffix(".gz") ? String(path.dropLast(3)) : path
         var stream = z_stream()
         guard ishop_deflate_init_raw(&stream, level) == Z_OK else { throw BuildError(.write, file: path, "cannot start gzip") }
         defer { deflateEnd(&stream) }
@@ -141,14 +148,20 @@ enum SegmentedGzip {
             // Each compressor starts primed with the 32 KiB before its segment, as pigz does: the
             // decompressor has them as its window there, and the ratio stays a single stream's.
             let primed = max(0, segment.raw.lowerBound - primeLength)..<segment.raw.lowerBound
-            try readWhole(source, primed, into: &prime, path: path)
-            let primeCRC = prime.withUnsafeBufferPointer { UInt32(crc32(crc32(0, nil, 0), $0.baseAddress, uInt(primed.count))) }
+            // A build that failed elsewhere cancels the feed: stop rather than compress 300 MB.
+            try Task.checkCancellation()
+            try readWhole(source, primed, into: &prime, path: feedPath)
+            let primeCheck = prime.withUnsafeBufferPointer { bytes -> UInt64 in
+                let crc = crc32(crc32(0, nil, 0), bytes.baseAddress, uInt(primed.count))
+                let adler = adler32(adler32(0, nil, 0), bytes.baseAddress, uInt(primed.count))
+                return UInt64(UInt32(truncatingIfNeeded: crc)) << 32 | UInt64(UInt32(truncatingIfNeeded: adler))
+            }
             // A live segment that may fit: the bytes this build wrote, read back, decide (CRC-32 of
             // the segment and of what its compressor was primed with).
             var fits = false
             if let live, let key = segment.key, let found = live.record(key), found.rawLength == segment.raw.count,
-               found.primeCRC == primeCRC {
-                try read(source, segment.raw, into: &input, path: path) { chunk in
+               found.primeLength == primed.count, found.primeCheck == primeCheck {
+                try read(source, segment.raw, into: &input, path: feedPath) { chunk in
                     segmentCRC = UInt32(crc32(uLong(segmentCRC), chunk.baseAddress, uInt(chunk.count)))
                 }
                 fits = found.crc == segmentCRC
@@ -163,7 +176,7 @@ enum SegmentedGzip {
                       primed.isEmpty || prime.withUnsafeBufferPointer({ deflateSetDictionary(&stream, $0.baseAddress, uInt(primed.count)) }) == Z_OK
                 else { throw BuildError(.write, file: path, "gzip failed") }
                 var remaining = segment.raw.count
-                try read(source, segment.raw, into: &input, path: path) { chunk in
+                try read(source, segment.raw, into: &input, path: feedPath) { chunk in
                     segmentCRC = UInt32(crc32(uLong(segmentCRC), chunk.baseAddress, uInt(chunk.count)))
                     remaining -= chunk.count
                     stream.next_in = UnsafeMutablePointer(mutating: chunk.baseAddress)
@@ -183,7 +196,7 @@ enum SegmentedGzip {
                 }
             }
             if let key = segment.key {
-                records.append(Record(key: key, crc: segmentCRC, primeCRC: primeCRC, rawLength: segment.raw.count, compressed: start..<output.offset))
+                records.append(Record(key: key, crc: segmentCRC, primeLength: primed.count, primeCheck: primeCheck, rawLength: segment.raw.count, compressed: start..<output.offset))
             }
             crc = UInt32(crc32_combine(uLong(crc), uLong(segmentCRC), Int(segment.raw.count)))
         }

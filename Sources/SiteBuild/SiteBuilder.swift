@@ -31,6 +31,8 @@ public struct SiteBuilder {
         public var staticFiles = 0
         /// `.gz` files written beside text outputs in this build.
         public var compressedFiles = 0
+        /// Segments of the Merchant Center feed's .gz taken from the live .gz, not compressed again.
+        public var compressedSegmentsReused = 0
         /// Outputs of the previous site that this one no longer has (an unpublished product's page).
         public var outputsRemoved = 0
         /// Files of responsive image sets under img/ (the image stage: docs/images.md).
@@ -202,6 +204,7 @@ public struct SiteBuilder {
             }
             var rendered: [String] = []
             rendered.reserveCapacity(total)
+            var segmentsReused = 0
             func write(_ planned: PlannedOutput, _ html: [UInt8]) throws {
                 try html.withUnsafeBytes { try tree.write(planned.path, digest: planned.digest, bytes: $0) }
                 rendered.append(planned.path)
@@ -326,6 +329,7 @@ public struct SiteBuilder {
                         step()
                     case .written(let file):
                         recordWritten(planned, file)
+                        segmentsReused += file.segmentsReused
                     case nil:
                         throw BuildError(.plan, file: planned.path, "the plan and the feeds rendered disagree")
                     }
@@ -352,7 +356,8 @@ public struct SiteBuilder {
             clock.lap("feeds and files")
             try tree.publish(encoded: try? await manifest.value)
             clock.lap("publish")
-            let report = plan.report(output: output, rendered: rendered, tree: tree, images: images.report)
+            var report = plan.report(output: output, rendered: rendered, tree: tree, images: images.report)
+            report.compressedSegmentsReused = segmentsReused
             if leavesMemoryToExit { LeftForExit.keep(products, collections, plan, live as Any, tree, rendered) }
             logger.info("build published", metadata: [
                 "rendered": "\(rendered.count)", "kept": "\(tree.filesKept)", "removed": "\(tree.filesRemoved)",
@@ -525,6 +530,8 @@ struct ListingPageWork: Sendable {
 struct WrittenFile: Sendable {
     let bytes: Int
     let compressed: Bool
+    /// Segments of its .gz taken from the live .gz (the Merchant Center feed's: SegmentedGzip).
+    var segmentsReused = 0
 }
 
 /// A page rendered on a worker, with its .gz made there too.
@@ -702,9 +709,9 @@ struct FeedWork: Sendable {
         let live: [String: String]
         let planned: [String: String]
 
-        func reusable(_ feedPath: String, frame: String, inMemory: Bool) -> FeedFragments? {
+        func reusable(_ feedPath: String, frame: String, inMemory: Bool, gzip: Bool = false) -> FeedFragments? {
             FeedFragments.load(folder: folder, feedPath: feedPath, publishPath: publishPath, liveDigest: live[feedPath], frame: frame,
-                               inMemory: inMemory)
+                               inMemory: inMemory, gzip: gzip)
         }
 
         func save(_ recorder: FragmentRecorder, feedPath: String, frame: String, size: Int, identity: String) -> Bool {
@@ -761,7 +768,7 @@ struct FeedWork: Sendable {
             // 3 KB per product: streamed to its file, never held whole.
             let frame = MerchantFeed.frame(config: config, urls: urls)
             // 30 MB for 10,000 products: copied by range, never read into memory.
-            let reuse = pieces.reusable(MerchantFeed.path, frame: frame, inMemory: false)
+            let reuse = pieces.reusable(MerchantFeed.path, frame: frame, inMemory: false, gzip: precompress)
             let file = try StreamingFile(path: "\(writer.stagingPath)/\(MerchantFeed.path)", compress: precompress,
                                          startWriteback: writer.startWriteback)
             var recorder = try MerchantFeed.write(products: products, config: config, urls: urls, imageURLs: imageURLs, to: file,

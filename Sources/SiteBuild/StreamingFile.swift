@@ -15,7 +15,7 @@ final class StreamingFile {
     private(set) var compressedBytes = 0
     /// The written file's device and inode ("dev:ino"), known after `finish`.
     private(set) var identity = ""
-    /// After `finish`, when a .gz stays: its device and inode, its keyed segments (for the feed's
+    /// After `finish`, when a .gz stays: its identity (FeedFragments.gzipIdentity), its keyed segments (for the feed's
     /// index), and how many of them were taken from the live .gz.
     private(set) var gzipIdentity = ""
     private(set) var gzipSegments: [SegmentedGzip.Record] = []
@@ -115,7 +115,7 @@ final class StreamingFile {
             from: descriptor, size: bytes, segments: SegmentedGzip.segments(of: pieces, size: bytes), to: gzipDescriptor,
             path: path + ".gz", live: live)
         if startWriteback { ishop_start_writeback(gzipDescriptor) }
-        if fstat(gzipDescriptor, &status) == 0 { gzipIdentity = "\(status.st_dev):\(status.st_ino)" }
+        if fstat(gzipDescriptor, &status) == 0 { gzipIdentity = FeedFragments.gzipIdentity(status) }
         finished = true
         close(descriptor)
         close(gzipDescriptor)
@@ -127,7 +127,7 @@ final class StreamingFile {
         compressedBytes = written.bytes
         gzipSegments = written.records
         gzipSegmentsReused = written.reused
-        return WrittenFile(bytes: bytes + compressedBytes, compressed: true)
+        return WrittenFile(bytes: bytes + compressedBytes, compressed: true, segmentsReused: written.reused)
     }
 
     private static func writeAll(_ descriptor: Int32, _ chunk: UnsafeRawBufferPointer, path: String) throws {

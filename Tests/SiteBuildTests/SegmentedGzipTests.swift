@@ -1,4 +1,5 @@
 import Foundation
+import ShopCore
 import Testing
 @testable import SiteBuild
 
@@ -156,11 +157,24 @@ struct SegmentedGzipTests {
         // A record whose compressed range is not that segment's: its CRC-32 does not match the
         // bytes either, so nothing is copied from the wrong place.
         let shuffled = zip(live.records, live.records.reversed()).map { mine, theirs in
-            SegmentedGzip.Record(key: mine.key, crc: theirs.crc, primeCRC: mine.primeCRC, rawLength: mine.rawLength, compressed: theirs.compressed)
+            SegmentedGzip.Record(key: mine.key, crc: theirs.crc, primeLength: mine.primeLength, primeCheck: mine.primeCheck,
+                                 rawLength: mine.rawLength, compressed: theirs.compressed)
         }
         let again = open(folder.file("live.xml.gz"), O_RDONLY)
-        _ = try compress(feed, name: "third.xml", in: folder, mask: 15, live: SegmentedGzip.Live(descriptor: again, records: shuffled))
+        let third = try compress(feed, name: "third.xml", in: folder, mask: 15, live: SegmentedGzip.Live(descriptor: again, records: shuffled))
         #expect(try gunzip(folder.file("third.xml.gz")) == feed.bytes)
+        // Only a record that is its own mirror (the middle one of an odd count) is still right.
+        #expect(third.reused == zip(live.records, live.records.reversed()).filter { $0 == $1 }.count)
+        // Nor is a segment whose prime (the bytes before it) changed, though its own bytes did not.
+        var primedOtherwise = live.records
+        primedOtherwise[3] = SegmentedGzip.Record(
+            key: live.records[3].key, crc: live.records[3].crc, primeLength: live.records[3].primeLength,
+            primeCheck: live.records[3].primeCheck ^ 1, rawLength: live.records[3].rawLength, compressed: live.records[3].compressed)
+        let fourth = try compress(
+            feed, name: "fourth.xml", in: folder, mask: 15,
+            live: SegmentedGzip.Live(descriptor: open(folder.file("live.xml.gz"), O_RDONLY), records: primedOtherwise))
+        #expect(fourth.reused == live.records.count - 1)
+        #expect(try gunzip(folder.file("fourth.xml.gz")) == feed.bytes)
     }
 
     @Test("The feed's index keeps the .gz's segments, and a damaged segment line makes the index unusable")
@@ -193,14 +207,62 @@ struct SegmentedGzipTests {
             changed[segmentLine] = fields.joined(separator: " ")
             return changed.joined(separator: "\n")
         }
+        // A damaged .gz section loses the .gz's segments only: the pieces still stand.
         for damage in [
             replacing(field: 1, with: "x"),
-            replacing(field: 5, with: "\(written.bytes * 2)"),
-            replacing(field: 2, with: "\(UInt64(UInt32.max) + 1)"),
+            replacing(field: 6, with: "\(written.bytes * 2)"),
+            replacing(field: 1, with: "\(UInt64(UInt32.max) + 1)"),
+            replacing(field: 3, with: "-1"),
             text.replacingOccurrences(of: "gzip 1:2 \(written.bytes)\n", with: "gzip 1:2\n"),
         ] {
             #expect(damage != text)
-            #expect(FeedFragments.parse(index: Array(damage.utf8), size: feed.bytes.count, digest: "d1", frame: "f", identity: "3:4") == nil)
+            let damaged = FeedFragments.parse(index: Array(damage.utf8), size: feed.bytes.count, digest: "d1", frame: "f", identity: "3:4")
+            #expect(damaged?.entries.count == feed.pieces.count)
+            #expect(damaged?.gzip == nil)
         }
+        // A damaged piece line still makes the whole index unusable.
+        let badPiece = text.replacingOccurrences(of: "\(feed.pieces[5].key) \(feed.pieces[5].offset) ", with: "\(feed.pieces[5].key) x ")
+        #expect(badPiece != text)
+        #expect(FeedFragments.parse(index: Array(badPiece.utf8), size: feed.bytes.count, digest: "d1", frame: "f", identity: "3:4") == nil)
+    }
+
+    @Test("A one-product rebuild takes the other segments of merchant-feed.xml.gz from the live one, and it still holds exactly the feed")
+    func rebuildTakesSegments() async throws {
+        let shop = try await ExampleShop.make(importCatalog: false)
+        defer { shop.remove() }
+        // Enough products for several segments (about 64 products each).
+        let description = String(repeating: "A print of quiet hills, framed in oak. ", count: 40)
+        var products = (0..<600).map { number in
+            Product(handle: "print-\(number)", title: "Print \(number)", bodyHTML: "<p>\(description)\(number)</p>", productType: "Print",
+                    variants: [Variant(sku: "P-\(number)", options: [], priceCents: 1000 + number, stock: 3)])
+        }
+        _ = try await shop.store.upsert(products)
+        let first = try await shop.buildOnFixedDate(precompress: true)
+        #expect(first.compressedSegmentsReused == 0)
+        products[300].variants[0].priceCents = 99
+        _ = try await shop.store.upsert([products[300]])
+        let report = try await shop.buildOnFixedDate(precompress: true)
+        #expect(report.rendered.contains("merchant-feed.xml"))
+        let feed = try #require(FileManager.default.contents(atPath: "\(shop.output)/merchant-feed.xml"))
+        #expect(feed.count > 1_000_000)
+        #expect(gunzipped("\(shop.output)/merchant-feed.xml.gz") == feed)
+        // About 10 segments: all but the changed product's (and at most two beside it) are taken.
+        #expect(report.compressedSegmentsReused >= 5, "\(report.compressedSegmentsReused) segments taken")
+        let fresh = "\(shop.site)/fresh"
+        _ = try await shop.buildOnFixedDate(into: fresh, precompress: true)
+        #expect(FileManager.default.contents(atPath: "\(shop.output)/merchant-feed.xml.gz")
+            == FileManager.default.contents(atPath: "\(fresh)/merchant-feed.xml.gz"), "as a build from scratch makes it")
+
+        // A live .gz written into in place is not the file its index names: nothing is taken from it.
+        let path = "\(shop.output)/merchant-feed.xml.gz"
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.seek(toOffset: 100)
+        try handle.write(contentsOf: Data([0x55]))
+        try handle.close()
+        products[301].variants[0].priceCents = 98
+        _ = try await shop.store.upsert([products[301]])
+        let afterTamper = try await shop.buildOnFixedDate(precompress: true)
+        #expect(afterTamper.compressedSegmentsReused == 0)
+        #expect(gunzipped("\(shop.output)/merchant-feed.xml.gz") == FileManager.default.contents(atPath: "\(shop.output)/merchant-feed.xml"))
     }
 }
