@@ -273,17 +273,7 @@ enum SegmentedGzip {
         }
 
         mutating func flush() throws {
-            var written = 0
-            try pending.withUnsafeBytes { bytes in
-                while written < bytes.count {
-                    let result = Glibc.write(descriptor, bytes.baseAddress! + written, bytes.count - written)
-                    if result < 0 {
-                        if errno == EINTR { continue }
-                        throw BuildError(.write, file: path, "cannot be written: \(String(cString: strerror(errno)))")
-                    }
-                    written += result
-                }
-            }
+            try pending.withUnsafeBytes { try StreamingFile.writeAll(descriptor, $0, path: path) }
             pending.removeAll(keepingCapacity: true)
         }
     }

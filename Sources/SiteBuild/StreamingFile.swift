@@ -130,7 +130,8 @@ final class StreamingFile {
         return WrittenFile(bytes: bytes + compressedBytes, compressed: true, segmentsReused: written.reused)
     }
 
-    private static func writeAll(_ descriptor: Int32, _ chunk: UnsafeRawBufferPointer, path: String) throws {
+    /// All of `chunk`, however many calls it takes (short writes, EINTR).
+    static func writeAll(_ descriptor: Int32, _ chunk: UnsafeRawBufferPointer, path: String) throws {
         var offset = 0
         while offset < chunk.count {
             let written = Glibc.write(descriptor, chunk.baseAddress! + offset, chunk.count - offset)
