@@ -778,7 +778,7 @@ struct FeedWork: Sendable {
             if written.compressed {
                 recorder.gzip = (file.gzipIdentity, file.compressedBytes, file.gzipSegments)
                 logger.debug("feed compressed", metadata: [
-                    "feed": "\(MerchantFeed.path).gz", "segments": "\(file.gzipSegments.count)", "segments reused": "\(file.gzipSegmentsReused)",
+                    "feed": "\(MerchantFeed.path).gz", "segments": "\(file.gzipSegments.count)", "segments reused": "\(written.segmentsReused)",
                 ])
             }
             logPieces(MerchantFeed.path, reused: reuse?.count ?? 0, saved: pieces.save(recorder, feedPath: MerchantFeed.path, frame: frame, size: file.bytes,

@@ -15,11 +15,10 @@ final class StreamingFile {
     private(set) var compressedBytes = 0
     /// The written file's device and inode ("dev:ino"), known after `finish`.
     private(set) var identity = ""
-    /// After `finish`, when a .gz stays: its identity (FeedFragments.gzipIdentity), its keyed segments (for the feed's
-    /// index), and how many of them were taken from the live .gz.
+    /// After `finish`, when a .gz stays: its identity (FeedFragments.gzipIdentity) and its keyed
+    /// segments, for the feed's index.
     private(set) var gzipIdentity = ""
     private(set) var gzipSegments: [SegmentedGzip.Record] = []
-    private(set) var gzipSegmentsReused = 0
     /// Where the next byte appended will stand in the file.
     var offset: Int { bytes + buffer.count }
     private var finished = false
@@ -126,7 +125,6 @@ final class StreamingFile {
         }
         compressedBytes = written.bytes
         gzipSegments = written.records
-        gzipSegmentsReused = written.reused
         return WrittenFile(bytes: bytes + compressedBytes, compressed: true, segmentsReused: written.reused)
     }
 
