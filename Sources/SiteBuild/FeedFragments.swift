@@ -244,32 +244,40 @@ final class FeedFragments: Sendable {
 /// Notes where each product's piece lands in a feed as it is written, and saves that as the index
 /// the next build reads (FeedFragments).
 struct FragmentRecorder {
-    private var lines: [UInt8] = []
-    /// Each piece recorded, in file order: the .gz's segments follow them (SegmentedGzip).
-    private(set) var recorded: [SegmentedGzip.Piece] = []
+    /// Each piece recorded, in file order: the index lists them, and the .gz's segments follow
+    /// them (SegmentedGzip).
+    private(set) var recorded: [FeedFragments.Entry] = []
     var pieces: Int { recorded.count }
-    /// The .gz written beside the feed (its device and inode, size and keyed segments), when
-    /// there is one: the next build takes unchanged segments from it.
+    /// The .gz written beside the feed (its identity, size and keyed segments), when there is
+    /// one: the next build takes unchanged segments from it.
     var gzip: (identity: String, size: Int, segments: [SegmentedGzip.Record])?
 
     init(expected: Int) {
-        lines.reserveCapacity(expected * 90)
         recorded.reserveCapacity(expected)
     }
 
     mutating func record(key: String, offset: Int, length: Int) {
         guard length > 0 else { return }
-        recorded.append(SegmentedGzip.Piece(key: key, offset: offset, length: length))
-        // By hand: string interpolation per product was most of recording.
-        lines.append(contentsOf: key.utf8)
-        lines.append(0x20)
-        appendDigits(offset)
-        lines.append(0x20)
-        appendDigits(length)
-        lines.append(0x0A)
+        recorded.append(FeedFragments.Entry(key: key, range: offset..<(offset + length)))
     }
 
-    private mutating func appendDigits(_ number: Int) {
+    /// The index's piece lines ("key offset length"), by hand: string interpolation per product
+    /// was most of recording.
+    private func pieceLines() -> [UInt8] {
+        var lines: [UInt8] = []
+        lines.reserveCapacity(recorded.count * 90)
+        for entry in recorded {
+            lines.append(contentsOf: entry.key.utf8)
+            lines.append(0x20)
+            Self.appendDigits(entry.range.lowerBound, to: &lines)
+            lines.append(0x20)
+            Self.appendDigits(entry.range.count, to: &lines)
+            lines.append(0x0A)
+        }
+        return lines
+    }
+
+    private static func appendDigits(_ number: Int, to lines: inout [UInt8]) {
         var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
             (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -300,7 +308,7 @@ struct FragmentRecorder {
         guard !identity.isEmpty, (try? OutputTree.makeDirectories(folder)) != nil else { return false }
         let path = FeedFragments.indexPath(folder: folder, feedPath: feedPath, digest: digest, publishPath: publishPath)
         var text = Array("\(FeedFragments.header)\n\(digest) \(frame) \(size) \(identity)\n".utf8)
-        text.append(contentsOf: lines)
+        text.append(contentsOf: pieceLines())
         if let gzip, !gzip.identity.isEmpty {
             text.append(contentsOf: "gzip \(gzip.identity) \(gzip.size)\n".utf8)
             for segment in gzip.segments {

@@ -49,13 +49,6 @@ enum SegmentedGzip {
         let compressed: Range<Int>
     }
 
-    /// A piece of the feed: one product's items.
-    struct Piece {
-        let key: String
-        let offset: Int
-        let length: Int
-    }
-
     /// A segment ends before a piece whose digest's first 16 hex digits have these bits clear.
     static let boundaryMask: UInt64 = 63
     /// Nor grows past this (uncompressed), however the digests fall.
@@ -64,7 +57,7 @@ enum SegmentedGzip {
     static let primeLength = 1 << 15
 
     /// The segments of a file of `size` bytes holding `pieces` (in file order).
-    static func segments(of pieces: [Piece], size: Int, boundaryMask: UInt64 = boundaryMask, limit: Int = segmentLimit) -> [Segment] {
+    static func segments(of pieces: [FeedFragments.Entry], size: Int, boundaryMask: UInt64 = boundaryMask, limit: Int = segmentLimit) -> [Segment] {
         var segments: [Segment] = []
         var cursor = 0
         var open: (start: Int, digest: InputDigest)?
@@ -73,22 +66,22 @@ enum SegmentedGzip {
             open = nil
         }
         for piece in pieces {
-            guard piece.length > 0, piece.offset >= cursor, piece.offset <= size - piece.length else {
+            guard !piece.range.isEmpty, piece.range.lowerBound >= cursor, piece.range.upperBound <= size else {
                 // Not in file order or not inside the file: nothing is keyed, the file is one segment.
                 return size > 0 ? [Segment(key: nil, raw: 0..<size)] : []
             }
-            if piece.offset > cursor {
+            if piece.range.lowerBound > cursor {
                 close()
-                segments.append(Segment(key: nil, raw: cursor..<piece.offset))
-                cursor = piece.offset
+                segments.append(Segment(key: nil, raw: cursor..<piece.range.lowerBound))
+                cursor = piece.range.lowerBound
             }
             if let segment = open, (FeedFragments.hexPrefix(piece.key).map { $0 & boundaryMask == 0 } ?? false) || cursor - segment.start >= limit {
                 close()
             }
             if open == nil { open = (cursor, InputDigest("gzip-segment")) }
             open?.digest.add(piece.key)
-            open?.digest.add(piece.length)
-            cursor = piece.offset + piece.length
+            open?.digest.add(piece.range.count)
+            cursor = piece.range.upperBound
         }
         close()
         if cursor < size { segments.append(Segment(key: nil, raw: cursor..<size)) }

@@ -96,7 +96,7 @@ final class StreamingFile {
     /// Flushes and closes; returns the bytes on disk and whether a .gz stays beside the file.
     /// `pieces`: where each product's piece lies, in file order (the .gz's segments follow them);
     /// `live`: the live .gz's segments, taken where they hold what this file holds.
-    func finish(pieces: [SegmentedGzip.Piece] = [], live: SegmentedGzip.Live? = nil) throws -> WrittenFile {
+    func finish(pieces: [FeedFragments.Entry] = [], live: SegmentedGzip.Live? = nil) throws -> WrittenFile {
         try flush()
         var status = stat()
         if fstat(descriptor, &status) == 0 { identity = "\(status.st_dev):\(status.st_ino)" }

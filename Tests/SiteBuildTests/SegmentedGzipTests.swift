@@ -11,7 +11,7 @@ struct SegmentedGzipTests {
     /// a footer. `changed`: products whose piece differs (another key and other bytes).
     struct Feed {
         var bytes: [UInt8] = []
-        var pieces: [SegmentedGzip.Piece] = []
+        var pieces: [FeedFragments.Entry] = []
 
         init(count: Int, first: Int = 0, changed: Set<Int> = []) {
             bytes.append(contentsOf: "<?xml version=\"1.0\"?>\n<rss><channel>\n".utf8)
@@ -23,7 +23,7 @@ struct SegmentedGzipTests {
                 var item = "<item><g:id>SKU-\(product)</g:id><title>Print number \(product)</title>"
                 item += "<description>" + String(repeating: "A quiet print of \(product % 7) hills. ", count: 1 + product % 5) + "</description>"
                 item += "<g:price>\(10 + product % 13).\(version == "a" ? "00" : "50") EUR</g:price></item>\n"
-                pieces.append(SegmentedGzip.Piece(key: key, offset: bytes.count, length: item.utf8.count))
+                pieces.append(FeedFragments.Entry(key: key, range: bytes.count..<(bytes.count + item.utf8.count)))
                 bytes.append(contentsOf: item.utf8)
             }
             bytes.append(contentsOf: "</channel></rss>\n".utf8)
@@ -50,6 +50,11 @@ struct SegmentedGzipTests {
     /// What the system's gzip makes of `path` (OutputSupport's `gunzipped`), as bytes.
     func gunzip(_ path: String) -> [UInt8]? { gunzipped(path).map(Array.init) }
 
+    /// The .gz `folder` holds as live.xml.gz, open, with `records` as its index says.
+    func openLive(in folder: TemporaryFolder, _ records: [SegmentedGzip.Record]) -> SegmentedGzip.Live {
+        SegmentedGzip.Live(descriptor: open(folder.file("live.xml.gz"), O_RDONLY), records: records)
+    }
+
     func bytes(_ path: String) -> [UInt8] { Array(FileManager.default.contents(atPath: path) ?? Data()) }
 
     @Test("Segments: the header and footer on their own, pieces grouped by their digests, a gap or disorder never keyed")
@@ -58,13 +63,13 @@ struct SegmentedGzipTests {
         let segments = SegmentedGzip.segments(of: feed.pieces, size: feed.bytes.count, boundaryMask: 3)
         let header = try #require(segments.first)
         let footer = try #require(segments.last)
-        #expect(header.key == nil && header.raw == 0..<feed.pieces[0].offset, "the header")
+        #expect(header.key == nil && header.raw == 0..<feed.pieces[0].range.lowerBound, "the header")
         #expect(footer.key == nil && footer.raw.upperBound == feed.bytes.count, "the footer")
         #expect(segments.count > 20, "about one segment per four pieces")
         // They cover the file, in order, with no gap.
         #expect(zip(segments, segments.dropFirst()).allSatisfy { $0.raw.upperBound == $1.raw.lowerBound })
         // Every keyed segment but the first begins with a piece whose digest has the mask's bits clear.
-        let starts = Dictionary(uniqueKeysWithValues: feed.pieces.map { ($0.offset, $0.key) })
+        let starts = Dictionary(uniqueKeysWithValues: feed.pieces.map { ($0.range.lowerBound, $0.key) })
         for segment in segments.dropFirst(2).dropLast() {
             let key = try #require(starts[segment.raw.lowerBound])
             #expect(FeedFragments.hexPrefix(key).map { $0 & 3 == 0 } == true)
@@ -81,7 +86,7 @@ struct SegmentedGzipTests {
         var gap = feed.pieces
         let missing = gap.remove(at: 50)
         let withGap = SegmentedGzip.segments(of: gap, size: feed.bytes.count, boundaryMask: 3)
-        #expect(withGap.contains { $0.key == nil && $0.raw == missing.offset..<(missing.offset + missing.length) })
+        #expect(withGap.contains { $0.key == nil && $0.raw == missing.range })
         let disorder = SegmentedGzip.segments(of: feed.pieces.reversed(), size: feed.bytes.count, boundaryMask: 3)
         #expect(disorder == [SegmentedGzip.Segment(key: nil, raw: 0..<feed.bytes.count)])
         #expect(SegmentedGzip.segments(of: [], size: 0).isEmpty)
@@ -118,8 +123,7 @@ struct SegmentedGzipTests {
         let live = try compress(before, name: "live.xml", in: folder, mask: 255)
         let after = Feed(count: 5000, changed: [2500])
         let fresh = try compress(after, name: "fresh.xml", in: folder, mask: 255)
-        let descriptor = open(folder.file("live.xml.gz"), O_RDONLY)
-        let reused = try compress(after, name: "new.xml", in: folder, mask: 255, live: SegmentedGzip.Live(descriptor: descriptor, records: live.records))
+        let reused = try compress(after, name: "new.xml", in: folder, mask: 255, live: openLive(in: folder, live.records))
         #expect(gunzip(folder.file("new.xml.gz")) == after.bytes)
         #expect(bytes(folder.file("new.xml.gz")) == bytes(folder.file("fresh.xml.gz")), "as a build from scratch makes it")
         #expect(reused.records == fresh.records)
@@ -139,8 +143,7 @@ struct SegmentedGzipTests {
         // CRC-32 of what this build wrote differs, so every keyed segment is made again.
         var other = feed
         other.bytes = other.bytes.map { $0 == UInt8(ascii: "q") ? UInt8(ascii: "Q") : $0 }
-        let descriptor = open(folder.file("live.xml.gz"), O_RDONLY)
-        let written = try compress(other, name: "new.xml", in: folder, mask: 15, live: SegmentedGzip.Live(descriptor: descriptor, records: live.records))
+        let written = try compress(other, name: "new.xml", in: folder, mask: 15, live: openLive(in: folder, live.records))
         #expect(written.reused == 0)
         #expect(gunzip(folder.file("new.xml.gz")) == other.bytes)
         // A record whose compressed range is not that segment's: its CRC-32 does not match the
@@ -149,8 +152,7 @@ struct SegmentedGzipTests {
             SegmentedGzip.Record(key: mine.key, crc: theirs.crc, primeLength: mine.primeLength, primeCheck: mine.primeCheck,
                                  rawLength: mine.rawLength, compressed: theirs.compressed)
         }
-        let again = open(folder.file("live.xml.gz"), O_RDONLY)
-        let third = try compress(feed, name: "third.xml", in: folder, mask: 15, live: SegmentedGzip.Live(descriptor: again, records: shuffled))
+        let third = try compress(feed, name: "third.xml", in: folder, mask: 15, live: openLive(in: folder, shuffled))
         #expect(gunzip(folder.file("third.xml.gz")) == feed.bytes)
         // Only a record that is its own mirror (the middle one of an odd count) is still right.
         #expect(third.reused == zip(live.records, live.records.reversed()).filter { $0 == $1 }.count)
@@ -159,22 +161,20 @@ struct SegmentedGzipTests {
         primedOtherwise[3] = SegmentedGzip.Record(
             key: live.records[3].key, crc: live.records[3].crc, primeLength: live.records[3].primeLength,
             primeCheck: live.records[3].primeCheck ^ 1, rawLength: live.records[3].rawLength, compressed: live.records[3].compressed)
-        let fourth = try compress(
-            feed, name: "fourth.xml", in: folder, mask: 15,
-            live: SegmentedGzip.Live(descriptor: open(folder.file("live.xml.gz"), O_RDONLY), records: primedOtherwise))
+        let fourth = try compress(feed, name: "fourth.xml", in: folder, mask: 15, live: openLive(in: folder, primedOtherwise))
         #expect(fourth.reused == live.records.count - 1)
         #expect(gunzip(folder.file("fourth.xml.gz")) == feed.bytes)
     }
 
-    @Test("The feed's index keeps the .gz's segments, and a damaged segment line makes the index unusable")
+    @Test("The feed's index keeps the .gz's segments; a damaged segment line loses the segments, a damaged piece line the index")
     func indexKeepsSegments() throws {
         let folder = try TemporaryFolder("gzip")
         defer { folder.remove() }
         let feed = Feed(count: 300)
         let written = try compress(feed, name: "feed.xml", in: folder, mask: 15)
         var recorder = FragmentRecorder(expected: feed.pieces.count)
-        for piece in feed.pieces { recorder.record(key: piece.key, offset: piece.offset, length: piece.length) }
-        #expect(recorder.recorded.map(\.offset) == feed.pieces.map(\.offset))
+        for piece in feed.pieces { recorder.record(key: piece.key, offset: piece.range.lowerBound, length: piece.range.count) }
+        #expect(recorder.recorded.map(\.range) == feed.pieces.map(\.range))
         recorder.gzip = ("1:2", written.bytes, written.records)
         let indexes = folder.file("indexes")
         #expect(recorder.save(folder: indexes, feedPath: "feed.xml", publishPath: folder.path, digest: "d1", frame: "f", size: feed.bytes.count,
@@ -210,7 +210,7 @@ struct SegmentedGzipTests {
             #expect(damaged?.gzip == nil)
         }
         // A damaged piece line still makes the whole index unusable.
-        let badPiece = text.replacingOccurrences(of: "\(feed.pieces[5].key) \(feed.pieces[5].offset) ", with: "\(feed.pieces[5].key) x ")
+        let badPiece = text.replacingOccurrences(of: "\(feed.pieces[5].key) \(feed.pieces[5].range.lowerBound) ", with: "\(feed.pieces[5].key) x ")
         #expect(badPiece != text)
         #expect(FeedFragments.parse(index: Array(badPiece.utf8), size: feed.bytes.count, digest: "d1", frame: "f", identity: "3:4") == nil)
     }
