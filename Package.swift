@@ -57,6 +57,8 @@ let package = Package(
                 .linkedLibrary("lcms2"), .linkedLibrary("m"),
             ]
         ),
+        // Programs ishop and its tests start (posix_spawn, not Foundation's Process).
+        .target(name: "ShopSystem", dependencies: ["CSystemCalls"]),
         .target(
             name: "ShopCore",
             dependencies: ["CLibXML2", .product(name: "Yams", package: "Yams")]
@@ -138,7 +140,7 @@ let package = Package(
         .target(
             name: "ShopTestSupport",
             dependencies: [
-                "ShopStore",
+                "ShopStore", "ShopSystem",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -157,15 +159,14 @@ let package = Package(
         .testTarget(
             name: "ShopImagesTests",
             dependencies: [
-                "ShopImages", "ShopCore", "CImageCodecs",
+                "ShopImages", "ShopCore", "CImageCodecs", "ShopSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "ShopImportTests", dependencies: ["ShopImport", "ShopStore", "ShopCore"]),
-        .testTarget(name: "SiteBuildTests", dependencies: ["SiteBuild", "ShopStore", "ShopImport", "ShopCore", "ShopTestSupport"],
+        .testTarget(name: "SiteBuildTests", dependencies: ["SiteBuild", "ShopStore", "ShopImport", "ShopCore", "ShopImages", "ShopTestSupport"],
                     exclude: ["Golden"]),
         .testTarget(
             name: "ShopRuntimeTests",

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -167,4 +169,50 @@ void ishop_keep_freed_memory(void) {
     (void)mallopt(M_TRIM_THRESHOLD, 512 << 20);
     (void)mallopt(M_TOP_PAD, 64 << 20);
     (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);  /* glibc refuses more than 32 MiB on 64-bit */
+}
+
+int ishop_pipe(int ends[2]) {
+    return pipe2(ends, O_CLOEXEC);
+}
+
+int ishop_spawn(const char *path, char *const argv[], char *const envp[], const char *directory,
+                int input, int output, int error, int own_group, int *pid) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    int result = posix_spawn_file_actions_init(&actions);
+    if (result != 0) return result;
+    result = posix_spawnattr_init(&attributes);
+    if (result != 0) {
+        posix_spawn_file_actions_destroy(&actions);
+        return result;
+    }
+    const int wanted[3] = {input, output, error};
+    const int modes[3] = {O_RDONLY, O_WRONLY, O_WRONLY};
+    for (int target = 0; target < 3 && result == 0; target++) {
+        if (wanted[target] < 0) {
+            result = posix_spawn_file_actions_addopen(&actions, target, "/dev/null", modes[target], 0);
+        } else {
+            /* dup2 onto itself would keep FD_CLOEXEC set; glibc clears it for this case. */
+            result = posix_spawn_file_actions_adddup2(&actions, wanted[target], target);
+        }
+    }
+    if (result == 0) result = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (result == 0 && directory != NULL) result = posix_spawn_file_actions_addchdir_np(&actions, directory);
+
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (own_group) flags |= POSIX_SPAWN_SETPGROUP;
+    if (result == 0) result = posix_spawnattr_setflags(&attributes, flags);
+    if (result == 0) result = posix_spawnattr_setsigmask(&attributes, &none);
+    if (result == 0) result = posix_spawnattr_setsigdefault(&attributes, &all);
+    if (result == 0 && own_group) result = posix_spawnattr_setpgroup(&attributes, 0);
+
+    pid_t child = 0;
+    if (result == 0) result = posix_spawnp(&child, path, &actions, &attributes, argv, envp);
+    posix_spawnattr_destroy(&attributes);
+    posix_spawn_file_actions_destroy(&actions);
+    if (result == 0) *pid = (int)child;
+    return result;
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import ShopCore
+import ShopSystem
 @testable import ShopImages
 
 /// Where the fixtures are, found from this file's own path, so tests run from any folder.
@@ -60,26 +61,22 @@ struct Scratch {
 
 /// The stand-in CDN (../shared/bench/cdn.py), real HTTP on 127.0.0.1, on a port of its own.
 final class StandInCDN {
-    let process = Process()
+    let process: ChildProcess
     let port: Int
 
     init(_ flags: [String] = []) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Paths.cdnScript.path, "--port", "0", "--root", Paths.photos.path,
-                             "--max-seconds", "300", "--quiet"] + flags
         // Unbuffered, or the "serving" line would only arrive when the CDN exits.
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONUNBUFFERED"] = "1"
-        process.environment = environment
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        process = try ChildProcess(
+            "python3",
+            arguments: [Paths.cdnScript.path, "--port", "0", "--root", Paths.photos.path, "--max-seconds", "300", "--quiet"] + flags,
+            environment: environment, output: .null, error: .pipe)
         // It prints "cdn: serving DIR at http://127.0.0.1:PORT/photos/" once listening.
         var seen = ""
         var found: Int?
         while found == nil {
-            let chunk = errors.fileHandleForReading.availableData
+            let chunk = process.readChunk(process.standardError)
             if chunk.isEmpty { break }
             seen += String(decoding: chunk, as: UTF8.self)
             if let range = seen.range(of: "http://127.0.0.1:"), let end = seen[range.upperBound...].firstIndex(of: "/") {
@@ -87,7 +84,7 @@ final class StandInCDN {
             }
         }
         guard let found else {
-            process.terminate()
+            process.stop()
             throw CDNError(message: "the stand-in CDN did not start: \(seen)")
         }
         port = found
@@ -107,13 +104,7 @@ final class StandInCDN {
         return counts["/photos/\(photo)"] ?? 0
     }
 
-    func stop() {
-        if process.isRunning {
-            // SIGKILL: the test process's threads may block SIGTERM, and a child inherits the mask.
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
+    func stop() { process.stop() }
 
     deinit { stop() }
 }

@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import ShopCore
+import ShopSystem
 import SiteBuild
 
 /// 2023-11-14 (UTC): builds dated this day write it into sitemaps, feeds and the footer.
@@ -29,15 +30,10 @@ extension ExampleShop {
 /// What the system's gzip decompresses `path` to (an implementation independent of ours); nil
 /// when it fails.
 func gunzipped(_ path: String) -> Data? {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-    process.arguments = ["-dc", path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    guard (try? process.run()) != nil else { return nil }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return process.terminationStatus == 0 ? data : nil
+    guard let finished = try? ChildProcess.run("/bin/gzip", arguments: ["-dc", path]), finished.termination.succeeded else {
+        return nil
+    }
+    return Data(finished.output)
 }
 
 /// How often `needle` occurs in `text` (non-overlapping).

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import ShopSystem
 import ShopTestSupport
 import Testing
 
@@ -44,33 +45,27 @@ struct Shop {
         let stderr: String
     }
 
+    /// The environment a command runs with: this process's, without the variables that would
+    /// point it at another shop, plus `changes`.
+    static func environment(_ changes: [String: String] = [:]) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["ISHOP_DATABASE_URL"] = nil
+        environment["ISHOP_ENV"] = nil
+        for (key, value) in changes { environment[key] = value }
+        return environment
+    }
+
     @discardableResult
     func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Shop.binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        var env = ProcessInfo.processInfo.environment
-        env["ISHOP_DATABASE_URL"] = nil
-        env["ISHOP_ENV"] = nil
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let stdin = Pipe()
-        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
-        try process.run()
-        if let input {
-            stdin.fileHandleForWriting.write(Data(input.utf8))
-            try stdin.fileHandleForWriting.close()
+        let finished = try ChildProcess.run(
+            Shop.binary, arguments: arguments, environment: Shop.environment(environment), directory: directory,
+            input: input.map { Array($0.utf8) })
+        // A signal is reported as the shell would (128 + its number), so it never reads as success.
+        let status: Int32 = switch finished.termination {
+        case .exited(let code): code
+        case .signalled(let signal): 128 + signal
         }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        return Result(status: status, stdout: finished.outputText, stderr: finished.errorText)
     }
 
     func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: "\(directory)/\(relative)") }
@@ -80,37 +75,26 @@ struct Shop {
 
 /// A running `ishop serve`, stopped with SIGTERM at the end.
 final class RunningServer: @unchecked Sendable {
-    let process = Process()
+    let process: ChildProcess
     let port: Int
-    private let output: Pipe
     /// The runtime's log, kept so that a runtime that will not stop can say where it hangs.
     let logPath = NSTemporaryDirectory() + "ishop-serve-\(UUID().uuidString).log"
 
     init(shop: Shop, arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = URL(fileURLWithPath: Shop.binary)
-        process.arguments = ["serve", "--port", "0"] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: shop.directory)
-        if !environment.isEmpty {
-            var env = ProcessInfo.processInfo.environment
-            for (key, value) in environment { env[key] = value }
-            process.environment = env
-        }
-        output = Pipe()
-        process.standardOutput = output
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: logPath) ?? FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        var inherited = ProcessInfo.processInfo.environment
+        for (key, value) in environment { inherited[key] = value }
+        process = try ChildProcess(
+            Shop.binary, arguments: ["serve", "--port", "0"] + arguments, environment: inherited, directory: shop.directory,
+            output: .pipe, error: .file(logPath))
         // The runtime prints one line once it listens: "ishop is serving ... at http://127.0.0.1:PORT/ ...".
         var collected = ""
-        let handle = output.fileHandleForReading
         while !collected.contains("\n") {
-            let chunk = handle.availableData
+            let chunk = process.readChunk(process.standardOutput)
             if chunk.isEmpty { break }
             collected += String(decoding: chunk, as: UTF8.self)
         }
         guard let range = collected.range(of: #"http://127\.0\.0\.1:(\d+)/"#, options: .regularExpression) else {
-            process.terminate()
+            process.stop()
             throw ServerDidNotStart(output: collected)
         }
         let address = collected[range]
@@ -134,19 +118,19 @@ final class RunningServer: @unchecked Sendable {
     /// SIGTERM, then wait: the runtime must shut down gracefully and exit 0.
     /// (A generous bound: on a starved CI machine everything is ten times slower.)
     func stop() -> Int32 {
-        process.terminate()
+        process.send(SIGTERM)
         let deadline = Date().addingTimeInterval(45)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         defer { try? FileManager.default.removeItem(atPath: logPath) }
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            process.stop(SIGKILL)
             let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
             // Marked lines: scripts/test repeats them at the end of the output, where CI shows it.
             let tail = log.split(separator: "\n").suffix(40).map { "ishop-serve-log| \($0)" }.joined(separator: "\n")
             FileHandle.standardError.write(Data("ishop-serve-log| did not stop within 45 s of SIGTERM; its last log lines:\n\(tail)\n".utf8))
             return -1
         }
-        return process.terminationStatus
+        return process.wait().status ?? -1
     }
 }
 
@@ -270,11 +254,11 @@ final class RunningServer: @unchecked Sendable {
         #expect(try shop.run(["import", "shopify", "catalog/products.csv"]).status == 0)
         let server = try RunningServer(shop: shop, arguments: ["--host", "127.0.0.1"])
         #expect(try await server.get("/healthz").status == 200)
-        kill(server.process.processIdentifier, SIGINT)
+        server.process.send(SIGINT)
         let deadline = Date().addingTimeInterval(15)
         while server.process.isRunning && Date() < deadline { usleep(20_000) }
         #expect(!server.process.isRunning)
-        #expect(server.process.terminationStatus == 0)
+        #expect(server.process.wait() == .exited(0))
     }
 
     @Test func sigtermDoesNotWaitForAConnectionThatNeverSentARequest() async throws {
@@ -323,7 +307,7 @@ final class RunningServer: @unchecked Sendable {
             if inFlight < 2 { usleep(20_000) }
         }
         #expect(inFlight >= 2, "the registration never showed as in flight")
-        server.process.terminate()  // SIGTERM while the body is still arriving
+        server.process.send(SIGTERM)  // SIGTERM while the body is still arriving
         usleep(200_000)
         connection.send(Array(body.dropFirst(10)))
         let answer = String(decoding: await connection.readUntilClosed(), as: UTF8.self)
@@ -332,7 +316,7 @@ final class RunningServer: @unchecked Sendable {
         let stopDeadline = Date().addingTimeInterval(30)
         while server.process.isRunning && Date() < stopDeadline { usleep(20_000) }
         #expect(!server.process.isRunning)
-        #expect(server.process.terminationStatus == 0)
+        #expect(server.process.wait() == .exited(0))
     }
 
     @Test func userCreateTakesThePasswordFromStandardInputOrTheEnvironmentNeverArgv() async throws {

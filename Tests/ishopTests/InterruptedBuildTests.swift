@@ -1,4 +1,5 @@
 import Foundation
+import ShopSystem
 import Testing
 
 /// Ctrl-C in the middle of `ishop build`: the site being served stays exactly as it was, and the
@@ -22,13 +23,8 @@ import Testing
         defer { shop.remove() }
         let generator = Shop.repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/bench/gen_catalog.py").path
         try #require(FileManager.default.fileExists(atPath: generator), "../shared/bench/gen_catalog.py is needed beside the repository")
-        let python = Process()
-        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = ["python3", generator, "--products", "2500", "--out", "\(shop.directory)/big"]
-        python.standardOutput = FileHandle.nullDevice
-        try python.run()
-        python.waitUntilExit()
-        #expect(python.terminationStatus == 0)
+        let generated = try ChildProcess.run("python3", arguments: [generator, "--products", "2500", "--out", "\(shop.directory)/big"])
+        #expect(generated.termination.succeeded, "\(generated.errorText)")
         #expect(try shop.run(["import", "shopify", "big/products.csv"]).status == 0)
         #expect(try shop.run(["build"]).status == 0)
         let before = files("\(shop.directory)/public")
@@ -39,26 +35,20 @@ import Testing
         let text = try String(contentsOfFile: template, encoding: .utf8)
         try text.replacingOccurrences(of: "Choose your print", with: "Pick a size").write(toFile: template, atomically: true, encoding: .utf8)
 
-        let build = Process()
-        build.executableURL = URL(fileURLWithPath: Shop.binary)
-        build.arguments = ["build"]
-        build.currentDirectoryURL = URL(fileURLWithPath: shop.directory)
-        let errors = Pipe()
-        build.standardError = errors
-        build.standardOutput = FileHandle.nullDevice
-        try build.run()
+        let build = try ChildProcess(
+            Shop.binary, arguments: ["build"], environment: Shop.environment(), directory: shop.directory, output: .null, error: .pipe)
         // Interrupt once it has rendered a quarter of the pages ("Rendered N of M pages").
-        var seen = Data()
+        var seen: [UInt8] = []
         while build.isRunning && !String(decoding: seen, as: UTF8.self).contains("Rendered ") {
-            let chunk = errors.fileHandleForReading.availableData
+            let chunk = build.readChunk(build.standardError)
             if chunk.isEmpty { break }
-            seen.append(chunk)
+            seen += chunk
         }
         let interrupted = build.isRunning
-        kill(build.processIdentifier, SIGINT)
-        build.waitUntilExit()
+        build.send(SIGINT)
+        let ended = build.wait()
         if interrupted {
-            #expect(build.terminationStatus != 0 || build.terminationReason == .uncaughtSignal)
+            #expect(ended != .exited(0))
         }
         #expect(files("\(shop.directory)/public") == before, "the published site is exactly the old one")
 
