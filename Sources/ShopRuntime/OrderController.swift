@@ -15,13 +15,32 @@ struct OrderController {
         let order_id: String
         let total_cents: Int
         let currency: String
-        let items: [LineItemResponse]
+        let items: [OrderLineResponse]
 
         init(_ order: StoredOrder) {
             order_id = order.id
             total_cents = order.totalCents
             currency = order.currency
-            items = order.lines.map(LineItemResponse.init)
+            items = order.lines.map(OrderLineResponse.init)
+        }
+    }
+
+    /// An order's line: a cart line's fields and how many of its units were backordered.
+    struct OrderLineResponse: Encodable {
+        let sku: String
+        let title: String
+        let quantity: Int
+        let unit_price_cents: Int
+        let line_total_cents: Int
+        let backordered: Int
+
+        init(_ line: OrderLine) {
+            sku = line.sku
+            title = line.title
+            quantity = line.quantity
+            unit_price_cents = line.unitPriceCents
+            line_total_cents = line.lineTotalCents
+            backordered = line.backordered
         }
     }
 
@@ -55,7 +74,7 @@ struct OrderController {
         let outcome = try await auth.store.checkout(userID: identity.userID, idempotencyKey: key, currency: currency.code,
                                                     now: AuthService.now())
         switch outcome {
-        case .placed(let order, _):
+        case .placed(let order):
             metrics.checkoutFinished("placed")
             // The hub reads the new stock from the events table the store wrote in the same transaction.
             events.stockChanged()

@@ -54,9 +54,11 @@ public protocol CommerceStore: Store, StockEventLog {
 
     // MARK: Orders
 
-    /// Places the user's cart as an order in one transaction: every line's stock is taken with a
-    /// conditional update, the order is written with the prices of that moment, the cart is
-    /// emptied. All or nothing. The same (user, idempotency key) returns the order it made.
+    /// Places the user's cart as an order in one transaction: the cart's variants are locked,
+    /// stock is taken as `CheckoutPlan` says (never past a `deny` variant's stock; a `continue`
+    /// variant's shortfall is backordered), the order is written with the prices of that
+    /// moment, the cart is emptied. All or nothing. The same (user, idempotency key) returns the
+    /// order it made.
     func checkout(userID: String, idempotencyKey: String, currency: String, now: Int64) async throws -> CheckoutOutcome
 
     // MARK: Admin
@@ -180,15 +182,40 @@ public struct StoredCart: Sendable, Equatable {
     }
 }
 
+/// A line of an order: what was bought at what price, and how many of its units were sold past
+/// the variant's stock (a `continue` variant's backorder; always 0 for a `deny` variant).
+public struct OrderLine: Sendable, Equatable {
+    public var sku: String
+    public var title: String
+    public var quantity: Int
+    public var unitPriceCents: Int
+    public var backordered: Int
+
+    public init(sku: String, title: String, quantity: Int, unitPriceCents: Int, backordered: Int = 0) {
+        self.sku = sku
+        self.title = title
+        self.quantity = quantity
+        self.unitPriceCents = unitPriceCents
+        self.backordered = backordered
+    }
+
+    init(_ line: CartLine, backordered: Int) {
+        self.init(sku: line.sku, title: line.title, quantity: line.quantity, unitPriceCents: line.unitPriceCents,
+                  backordered: backordered)
+    }
+
+    public var lineTotalCents: Int { quantity * unitPriceCents }
+}
+
 public struct StoredOrder: Sendable, Equatable {
     public var id: String
     public var userID: String
     public var totalCents: Int
     public var currency: String
-    public var lines: [CartLine]
+    public var lines: [OrderLine]
     public var createdAt: Int64
 
-    public init(id: String, userID: String, totalCents: Int, currency: String, lines: [CartLine], createdAt: Int64) {
+    public init(id: String, userID: String, totalCents: Int, currency: String, lines: [OrderLine], createdAt: Int64) {
         self.id = id
         self.userID = userID
         self.totalCents = totalCents
@@ -199,8 +226,8 @@ public struct StoredOrder: Sendable, Equatable {
 }
 
 public enum CheckoutOutcome: Sendable, Equatable {
-    /// A new order; `stock` is the stock left of every SKU it took from.
-    case placed(StoredOrder, stock: [String: Int])
+    /// A new order; the stock it took is in the stock events of the same transaction.
+    case placed(StoredOrder)
     /// The idempotency key was used before: the order it made, nothing taken twice.
     case replayed(StoredOrder)
     case emptyCart

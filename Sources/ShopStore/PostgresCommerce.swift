@@ -4,13 +4,10 @@ import PostgresNIO
 import ShopCore
 
 /// The runtime's tables on PostgreSQL. Writers that touch a cart lock its row first (FOR UPDATE),
-/// so a checkout and a cart edit of the same user never interleave; stock is only ever taken
-/// with a conditional UPDATE, which PostgreSQL re-checks on the row it locked.
+/// so a checkout and a cart edit of the same user never interleave; a checkout locks its
+/// variants' rows (FOR UPDATE, in SKU order) before it reads their stock, so what it writes
+/// cannot have changed since it looked.
 extension PostgresStore: CommerceStore {
-    private enum Abort: Error {
-        case insufficient(sku: String, available: Int)
-    }
-
     /// A transaction whose thrown errors come out as themselves (not wrapped by PostgresNIO).
     private func transaction<T: Sendable>(_ body: (PostgresConnection, Logger) async throws -> T) async throws -> T {
         let logger = self.logger
@@ -268,13 +265,27 @@ extension PostgresStore: CommerceStore {
             SELECT id, total_cents, currency, created_at FROM orders WHERE user_id = \(userID) AND idempotency_key = \(key)
             """, logger: logger).decode((String, Int, String, Int64).self) { header = row }
         guard let (id, total, currency, createdAt) = header else { return nil }
-        var lines: [CartLine] = []
-        for try await (sku, title, quantity, price) in try await connection.query("""
-            SELECT sku, title, quantity, unit_price_cents FROM order_items WHERE order_id = \(id) ORDER BY position
-            """, logger: logger).decode((String, String, Int, Int).self) {
-            lines.append(CartLine(sku: sku, title: title, quantity: quantity, unitPriceCents: price))
+        var lines: [OrderLine] = []
+        for try await (sku, title, quantity, price, backordered) in try await connection.query("""
+            SELECT sku, title, quantity, unit_price_cents, backordered FROM order_items WHERE order_id = \(id) ORDER BY position
+            """, logger: logger).decode((String, String, Int, Int, Int).self) {
+            lines.append(OrderLine(sku: sku, title: title, quantity: quantity, unitPriceCents: price, backordered: backordered))
         }
         return StoredOrder(id: id, userID: userID, totalCents: total, currency: currency, lines: lines, createdAt: createdAt)
+    }
+
+    /// The stock and policy of `skus`, their rows locked until the transaction ends. In SKU order:
+    /// every checkout locks in the same order, so none deadlock.
+    private static func lockedShelves(_ connection: PostgresConnection, skus: [String], logger: Logger) async throws
+        -> [String: CheckoutPlan.Shelf]
+    {
+        var shelves: [String: CheckoutPlan.Shelf] = [:]
+        for try await (sku, stock, policy) in try await connection.query("""
+            SELECT sku, stock, inventory_policy FROM variants WHERE sku = ANY(\(skus)::text[]) ORDER BY sku FOR UPDATE
+            """, logger: logger).decode((String, Int, String).self) {
+            shelves[sku] = CheckoutPlan.Shelf(stock: stock, policy: InventoryPolicy(rawValue: policy) ?? .deny)
+        }
+        return shelves
     }
 
     public func checkout(userID: String, idempotencyKey: String, currency: String, now: Int64) async throws -> CheckoutOutcome {
@@ -288,45 +299,37 @@ extension PostgresStore: CommerceStore {
                     return .replayed(placed)
                 }
                 guard let cartID = try await Self.lockedCartID(connection, .user(id: userID), logger: logger) else { return .emptyCart }
-                let lines = try await Self.lines(connection, cartID: cartID, logger: logger)
-                guard !lines.isEmpty else { return .emptyCart }
-                var stock: [String: Int] = [:]
-                // SKU order: every checkout locks variant rows in the same order, so none deadlock.
-                for line in lines.sorted(by: { $0.sku < $1.sku }) {
-                    var left: Int?
-                    for try await value in try await connection.query("""
-                        UPDATE variants SET stock = stock - \(line.quantity), updated_at = \(variantTime)
-                        WHERE sku = \(line.sku) AND stock >= \(line.quantity) RETURNING stock
-                        """, logger: logger).decode(Int.self) { left = value }
-                    guard let left else {
-                        var available = 0
-                        for try await value in try await connection.query("SELECT stock FROM variants WHERE sku = \(line.sku)", logger: logger)
-                            .decode(Int.self) { available = value }
-                        throw Abort.insufficient(sku: line.sku, available: available)
-                    }
-                    stock[line.sku] = left
-                }
-                let order = StoredOrder(id: CommerceNames.newID(), userID: userID, totalCents: lines.reduce(0) { $0 + $1.lineTotalCents },
-                                        currency: currency, lines: lines, createdAt: now)
+                let cart = try await Self.lines(connection, cartID: cartID, logger: logger)
+                guard !cart.isEmpty else { return .emptyCart }
+                let shelves = try await Self.lockedShelves(connection, skus: CheckoutPlan.lockOrder(cart), logger: logger)
+                let plan = try CheckoutPlan.make(lines: cart, shelves: shelves)
+                let takenSKUs = plan.takes.map(\.sku), stockAfter = plan.takes.map(\.stockAfter)
+                try await connection.query("""
+                    UPDATE variants v SET stock = u.stock, updated_at = \(variantTime)
+                    FROM UNNEST(\(takenSKUs)::text[], \(stockAfter)::int8[]) AS u(sku, stock) WHERE v.sku = u.sku
+                    """, logger: logger)
+                let order = StoredOrder(id: CommerceNames.newID(), userID: userID, totalCents: plan.lines.reduce(0) { $0 + $1.lineTotalCents },
+                                        currency: currency, lines: plan.lines, createdAt: now)
                 try await connection.query("""
                     INSERT INTO orders (id, user_id, idempotency_key, total_cents, currency, created_at)
                     VALUES (\(order.id), \(userID), \(idempotencyKey), \(order.totalCents), \(currency), \(now))
                     """, logger: logger)
+                let lines = order.lines
                 let positions = Array(0..<lines.count), skus = lines.map(\.sku), titles = lines.map(\.title)
-                let quantities = lines.map(\.quantity), prices = lines.map(\.unitPriceCents)
+                let quantities = lines.map(\.quantity), prices = lines.map(\.unitPriceCents), backordered = lines.map(\.backordered)
                 try await connection.query("""
-                    INSERT INTO order_items (order_id, position, sku, title, quantity, unit_price_cents)
-                    SELECT \(order.id), u.position, u.sku, u.title, u.quantity, u.price
-                    FROM UNNEST(\(positions)::int4[], \(skus)::text[], \(titles)::text[], \(quantities)::int8[], \(prices)::int8[])
-                    AS u(position, sku, title, quantity, price)
+                    INSERT INTO order_items (order_id, position, sku, title, quantity, unit_price_cents, backordered)
+                    SELECT \(order.id), u.position, u.sku, u.title, u.quantity, u.price, u.backordered
+                    FROM UNNEST(\(positions)::int4[], \(skus)::text[], \(titles)::text[], \(quantities)::int8[], \(prices)::int8[],
+                                \(backordered)::int8[])
+                    AS u(position, sku, title, quantity, price, backordered)
                     """, logger: logger)
                 try await connection.query("DELETE FROM cart_items WHERE cart_id = \(cartID)", logger: logger)
                 // Last: the events lock it takes is held until the commit right after.
-                try await Self.recordStockEvents(stock.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-                                                 connection: connection, logger: logger)
-                return .placed(order, stock: stock)
+                try await Self.recordStockEvents(plan.takes.map { ($0.sku, $0.stockAfter) }, connection: connection, logger: logger)
+                return .placed(order)
             }
-        } catch Abort.insufficient(let sku, let available) {
+        } catch let CheckoutPlan.Refusal.insufficientStock(sku, available) {
             return .insufficientStock(sku: sku, available: available)
         }
     }

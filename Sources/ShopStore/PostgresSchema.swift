@@ -175,6 +175,10 @@ enum PostgresSchema {
         ("v5-catalog-reading", [
             "CREATE INDEX tags_by_product ON tags(product_id, position, name)",
         ]),
+        // Backorders: see SQLiteSchema.
+        ("v6-backorders", [
+            "ALTER TABLE order_items ADD COLUMN backordered BIGINT NOT NULL DEFAULT 0 CHECK (backordered >= 0 AND backordered <= quantity)",
+        ]),
     ]
 
     /// Applies what is missing, in one transaction under an advisory lock, so that several

@@ -8,11 +8,6 @@ import ShopCore
 /// another on the one writer connection, and compiling each statement again (SQLite's parser plus
 /// GRDB's authorizer) was most of that connection's time under a cart load.
 extension SQLiteStore: CommerceStore {
-    /// Thrown inside a write to roll it back, and turned into an outcome outside.
-    private enum Abort: Error {
-        case insufficient(sku: String, available: Int)
-    }
-
     // MARK: Accounts
 
     public func createUser(email: String, passwordHash: String, role: Role) async throws -> UserAccount {
@@ -243,10 +238,23 @@ extension SQLiteStore: CommerceStore {
         else { return nil }
         let id: String = row["id"]
         let lines = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM order_items WHERE order_id = ? ORDER BY position"), arguments: [id]).map {
-            CartLine(sku: $0["sku"], title: $0["title"], quantity: $0["quantity"], unitPriceCents: $0["unit_price_cents"])
+            OrderLine(sku: $0["sku"], title: $0["title"], quantity: $0["quantity"], unitPriceCents: $0["unit_price_cents"],
+                      backordered: $0["backordered"])
         }
         return StoredOrder(id: id, userID: userID, totalCents: row["total_cents"], currency: row["currency"], lines: lines,
                            createdAt: row["created_at"])
+    }
+
+    /// The stock and policy of `skus`. The write transaction is SQLite's only writer: what it
+    /// reads here cannot change before it writes.
+    private static func shelves(_ db: Database, skus: [String]) throws -> [String: CheckoutPlan.Shelf] {
+        var shelves: [String: CheckoutPlan.Shelf] = [:]
+        let statement = try db.cachedStatement(sql: "SELECT stock, inventory_policy FROM variants WHERE sku = ?")
+        for sku in skus {
+            guard let row = try Row.fetchOne(statement, arguments: [sku]) else { continue }
+            shelves[sku] = CheckoutPlan.Shelf(stock: row[0], policy: InventoryPolicy(rawValue: row[1]) ?? .deny)
+        }
+        return shelves
     }
 
     public func checkout(userID: String, idempotencyKey: String, currency: String, now: Int64) async throws -> CheckoutOutcome {
@@ -255,35 +263,30 @@ extension SQLiteStore: CommerceStore {
             return try await pool.write { db in
                 if let placed = try Self.order(db, userID: userID, key: idempotencyKey) { return .replayed(placed) }
                 guard let cartID = try Self.cartID(db, .user(id: userID)) else { return .emptyCart }
-                let lines = try Self.lines(db, cartID: cartID)
-                guard !lines.isEmpty else { return .emptyCart }
-                var stock: [String: Int] = [:]
-                // SKU order: the same order on every backend and every request (no deadlocks on PostgreSQL).
-                for line in lines.sorted(by: { $0.sku < $1.sku }) {
-                    guard let left = try Int.fetchOne(db.cachedStatement(sql: """
-                        UPDATE variants SET stock = stock - ?, updated_at = ? WHERE sku = ? AND stock >= ? RETURNING stock
-                        """), arguments: [line.quantity, variantTime, line.sku, line.quantity])
-                    else {
-                        let available = try Int.fetchOne(db.cachedStatement(sql: "SELECT stock FROM variants WHERE sku = ?"), arguments: [line.sku]) ?? 0
-                        throw Abort.insufficient(sku: line.sku, available: available)
-                    }
-                    stock[line.sku] = left
+                let cart = try Self.lines(db, cartID: cartID)
+                guard !cart.isEmpty else { return .emptyCart }
+                let plan = try CheckoutPlan.make(lines: cart, shelves: Self.shelves(db, skus: CheckoutPlan.lockOrder(cart)))
+                let update = try db.cachedStatement(sql: "UPDATE variants SET stock = ?, updated_at = ? WHERE sku = ?")
+                for take in plan.takes {
+                    try update.execute(arguments: [take.stockAfter, variantTime, take.sku])
                 }
-                let order = StoredOrder(id: CommerceNames.newID(), userID: userID, totalCents: lines.reduce(0) { $0 + $1.lineTotalCents },
-                                        currency: currency, lines: lines, createdAt: now)
+                let order = StoredOrder(id: CommerceNames.newID(), userID: userID, totalCents: plan.lines.reduce(0) { $0 + $1.lineTotalCents },
+                                        currency: currency, lines: plan.lines, createdAt: now)
                 try db.cachedStatement(sql: """
                     INSERT INTO orders (id, user_id, idempotency_key, total_cents, currency, created_at) VALUES (?, ?, ?, ?, ?, ?)
                     """).execute(arguments: [order.id, userID, idempotencyKey, order.totalCents, currency, now])
-                for (position, line) in lines.enumerated() {
-                    try db.cachedStatement(sql: """
-                        INSERT INTO order_items (order_id, position, sku, title, quantity, unit_price_cents) VALUES (?, ?, ?, ?, ?, ?)
-                        """).execute(arguments: [order.id, position, line.sku, line.title, line.quantity, line.unitPriceCents])
+                let insertLine = try db.cachedStatement(sql: """
+                    INSERT INTO order_items (order_id, position, sku, title, quantity, unit_price_cents, backordered) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for (position, line) in order.lines.enumerated() {
+                    try insertLine.execute(arguments: [order.id, position, line.sku, line.title, line.quantity, line.unitPriceCents,
+                                                       line.backordered])
                 }
                 try db.cachedStatement(sql: "DELETE FROM cart_items WHERE cart_id = ?").execute(arguments: [cartID])
-                try Self.recordStockEvents(stock.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, db: db)
-                return .placed(order, stock: stock)
+                try Self.recordStockEvents(plan.takes.map { ($0.sku, $0.stockAfter) }, db: db)
+                return .placed(order)
             }
-        } catch Abort.insufficient(let sku, let available) {
+        } catch let CheckoutPlan.Refusal.insufficientStock(sku, available) {
             return .insufficientStock(sku: sku, available: available)
         }
     }

@@ -199,6 +199,13 @@ enum SQLiteSchema {
             }
             try db.execute(sql: sql)
         }
+        // Backorders (API.md v2): a `continue` variant sells past its stock and the order line
+        // records how many of its units were not on the shelf. Immediate foreign key checks, as v5.
+        migrator.registerMigration("v6-backorders", foreignKeyChecks: .immediate) { db in
+            try db.execute(sql: """
+                ALTER TABLE order_items ADD COLUMN backordered INTEGER NOT NULL DEFAULT 0 CHECK (backordered >= 0)
+                """)
+        }
         return migrator
     }()
 }

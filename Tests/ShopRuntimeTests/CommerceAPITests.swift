@@ -418,6 +418,33 @@ extension HTTPField.Name {
         #expect(metrics.text().contains(#"ishop_checkouts_total{outcome="placed"} 1"#))
     }
 
+    /// The example shop with one variant sold on backorder at stock 0: "Available to order" on its
+    /// page must be true at checkout (it answered 409 insufficient_stock before).
+    @Test(arguments: Backend.available) func backorderVariantCanBeBoughtAtZero(backend: Backend) async throws {
+        let fixture = try await RuntimeFixture.make(backend)
+        defer { fixture.remove() }
+        var fig = try #require(try await fixture.store.catalog(includeUnpublished: true).first { $0.handle == "fig-bowl-print" })
+        let index = try #require(fig.variants.firstIndex { $0.sku == "LP-FIG-A2-OAK" })
+        fig.variants[index].stock = 0
+        fig.variants[index].inventoryPolicy = .continue
+        _ = try await fixture.store.upsert([fig])
+        try await fixture.application().test(.live) { client in
+            let session = try await client.signedUp("later@example.com")
+            _ = try await client.execute(uri: "/api/cart/items", method: .post, headers: headers([session.bearer]),
+                                         body: jsonBody(["sku": "LP-FIG-A2-OAK", "quantity": 2])) { $0 }
+            let placed = try await client.execute(uri: "/api/checkout", method: .post,
+                                                  headers: [.authorization: "Bearer \(session.access)", .idempotencyKeyTest: "later-1"]) { $0 }
+            #expect(placed.status == .created)
+            let items = try #require(try object(placed)["items"] as? [[String: Any]])
+            #expect(items.count == 1)
+            #expect(items.first?["sku"] as? String == "LP-FIG-A2-OAK")
+            #expect(items.first?["quantity"] as? Int == 2)
+            #expect(items.first?["backordered"] as? Int == 2)
+            let stock = try await client.execute(uri: "/api/stock?skus=LP-FIG-A2-OAK", method: .get) { $0 }
+            #expect(String(buffer: stock.body) == #"{"stock":{"LP-FIG-A2-OAK":0}}"#)
+        }
+    }
+
     @Test(arguments: Backend.available) func adminChangesStockAndPrice(backend: Backend) async throws {
         let fixture = try await RuntimeFixture.make(backend)
         defer { fixture.remove() }

@@ -214,14 +214,14 @@ struct CommerceContractTests {
 
         _ = try await store.setCartQuantity(me, sku: "B", quantity: 1, limits: Self.limits, now: 3)
         let outcome = try await store.checkout(userID: user.id, idempotencyKey: "k2", currency: "EUR", now: 3)
-        guard case .placed(let order, let stock) = outcome else {
+        guard case .placed(let order) = outcome else {
             Issue.record("expected an order, got \(outcome)")
             return
         }
         #expect(order.totalCents == 2 * 500 + 700)
         #expect(order.lines.map(\.sku) == ["A", "B"])
         #expect(order.lines.map(\.unitPriceCents) == [500, 700])
-        #expect(stock == ["A": 3, "B": 0])
+        #expect(order.lines.map(\.backordered) == [0, 0])
         #expect(try await store.stock(skus: ["A", "B"]) == ["A": 3, "B": 0])
         #expect(try await store.cart(of: me)?.lines.isEmpty == true)
 
@@ -254,12 +254,92 @@ struct CommerceContractTests {
             for try await outcome in group { all.append(outcome) }
             return all
         }
-        let placed = outcomes.compactMap { if case .placed(let order, _) = $0 { order } else { nil } }
+        let placed = outcomes.compactMap { if case .placed(let order) = $0 { order } else { nil } }
         let refused = outcomes.filter { if case .insufficientStock(sku: "HOT", _) = $0 { true } else { false } }
         #expect(placed.count == 50)
         #expect(refused.count == 150)
         #expect(Set(placed.map(\.id)).count == 50)
         #expect(try await store.stock(skus: ["HOT"]) == ["HOT": 0])
+        try await store.close()
+    }
+
+    @Test("A continue variant sells past its stock and the line records the backorder; a deny variant never does",
+          arguments: Backend.available)
+    func backorders(backend: Backend) async throws {
+        let opened = try await backend.open()
+        defer { opened.remove() }
+        let store = opened.commerce
+        _ = try await store.upsert([Sample.simple(handle: "later", sku: "LATER", priceCents: 900, stock: 2, policy: .continue),
+                                    Sample.simple(handle: "gone", sku: "GONE", priceCents: 400, stock: 0, policy: .continue),
+                                    Sample.simple(handle: "few", sku: "FEW", priceCents: 300, stock: 1)])
+        let user = try await store.createUser(email: "b@example.com", passwordHash: "h", role: .customer)
+        let me = CartOwner.user(id: user.id)
+        _ = try await store.addToCart(me, sku: "LATER", quantity: 5, limits: Self.limits, now: 1)
+        _ = try await store.addToCart(me, sku: "GONE", quantity: 3, limits: Self.limits, now: 1)
+        _ = try await store.addToCart(me, sku: "FEW", quantity: 2, limits: Self.limits, now: 1)
+
+        // The deny variant still refuses the whole order, backordered lines and all.
+        #expect(try await store.checkout(userID: user.id, idempotencyKey: "k1", currency: "EUR", now: 2)
+            == .insufficientStock(sku: "FEW", available: 1))
+        #expect(try await store.stock(skus: ["LATER", "GONE", "FEW"]) == ["LATER": 2, "GONE": 0, "FEW": 1])
+
+        _ = try await store.setCartQuantity(me, sku: "FEW", quantity: 1, limits: Self.limits, now: 3)
+        let outcome = try await store.checkout(userID: user.id, idempotencyKey: "k2", currency: "EUR", now: 3)
+        guard case .placed(let order) = outcome else {
+            Issue.record("expected an order, got \(outcome)")
+            return
+        }
+        #expect(order.lines.map(\.sku) == ["LATER", "GONE", "FEW"])
+        #expect(order.lines.map(\.quantity) == [5, 3, 1])
+        #expect(order.lines.map(\.backordered) == [3, 3, 0])
+        #expect(order.totalCents == 5 * 900 + 3 * 400 + 300)
+        #expect(try await store.stock(skus: ["LATER", "GONE", "FEW"]) == ["LATER": 0, "GONE": 0, "FEW": 0], "stock stops at 0")
+        // The stock events carry what the shelves hold now.
+        let events = try await store.stockEvents(after: 0, limit: 100)
+        #expect(Dictionary(events.map { ($0.sku, $0.stock) }, uniquingKeysWith: { $1 }) == ["LATER": 0, "GONE": 0, "FEW": 0])
+        // The replay reads the backorders back as they were written.
+        #expect(try await store.checkout(userID: user.id, idempotencyKey: "k2", currency: "EUR", now: 4) == .replayed(order))
+        try await store.close()
+    }
+
+    @Test("200 concurrent checkouts of a deny and a continue variant: the deny one never oversold, every backorder counted",
+          arguments: Backend.available)
+    func mixedPoliciesUnderRace(backend: Backend) async throws {
+        let opened = try await backend.open()
+        defer { opened.remove() }
+        let store = opened.commerce
+        _ = try await store.upsert([Sample.simple(handle: "hot", sku: "HOT", priceCents: 1000, stock: 50),
+                                    Sample.simple(handle: "preorder", sku: "PRE", priceCents: 2000, stock: 20, policy: .continue)])
+        // Half the buyers want one of each, half only the continue variant.
+        var users: [String] = []
+        for index in 0..<200 {
+            let user = try await store.createUser(email: "buyer\(index)@example.com", passwordHash: "h", role: .customer)
+            if index.isMultiple(of: 2) {
+                _ = try await store.addToCart(.user(id: user.id), sku: "HOT", quantity: 1, limits: Self.limits, now: 1)
+            }
+            _ = try await store.addToCart(.user(id: user.id), sku: "PRE", quantity: 1, limits: Self.limits, now: 1)
+            users.append(user.id)
+        }
+        let outcomes = try await withThrowingTaskGroup(of: CheckoutOutcome.self) { group in
+            for user in users {
+                group.addTask { try await store.checkout(userID: user, idempotencyKey: "key-\(user)", currency: "EUR", now: 2) }
+            }
+            var all: [CheckoutOutcome] = []
+            for try await outcome in group { all.append(outcome) }
+            return all
+        }
+        let placed = outcomes.compactMap { if case .placed(let order) = $0 { order } else { nil } }
+        let refused = outcomes.filter { if case .insufficientStock(sku: "HOT", _) = $0 { true } else { false } }
+        let hotLines = placed.flatMap(\.lines).filter { $0.sku == "HOT" }
+        let preLines = placed.flatMap(\.lines).filter { $0.sku == "PRE" }
+        #expect(hotLines.count == 50, "exactly the 50 on the shelf")
+        #expect(hotLines.allSatisfy { $0.backordered == 0 })
+        #expect(refused.count == 50)
+        #expect(placed.count == 150)
+        #expect(preLines.count == 150)
+        #expect(preLines.reduce(0) { $0 + $1.quantity - $1.backordered } == 20, "the 20 on the shelf, each taken once")
+        #expect(preLines.reduce(0) { $0 + $1.backordered } == 130)
+        #expect(try await store.stock(skus: ["HOT", "PRE"]) == ["HOT": 0, "PRE": 0])
         try await store.close()
     }
 
@@ -279,7 +359,7 @@ struct CommerceContractTests {
             for try await outcome in group { all.append(outcome) }
             return all
         }
-        let placed = outcomes.compactMap { if case .placed(let order, _) = $0 { order } else { nil } }
+        let placed = outcomes.compactMap { if case .placed(let order) = $0 { order } else { nil } }
         let replayed = outcomes.compactMap { if case .replayed(let order) = $0 { order } else { nil } }
         #expect(placed.count == 1)
         #expect(replayed.count == 19)

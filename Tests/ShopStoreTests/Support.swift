@@ -53,8 +53,10 @@ enum Sample {
     }
 
     /// A product with a single default variant.
-    static func simple(handle: String, sku: String, priceCents: Int = 1500, stock: Int = 3, published: Bool = true) -> Product {
+    static func simple(
+        handle: String, sku: String, priceCents: Int = 1500, stock: Int = 3, policy: InventoryPolicy = .deny, published: Bool = true
+    ) -> Product {
         Product(handle: handle, title: "Product \(handle)", productType: "Poster", published: published,
-                variants: [Variant(sku: sku, options: [], priceCents: priceCents, stock: stock)])
+                variants: [Variant(sku: sku, options: [], priceCents: priceCents, stock: stock, inventoryPolicy: policy)])
     }
 }
