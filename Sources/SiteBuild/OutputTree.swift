@@ -85,6 +85,25 @@ final class OutputTree {
         return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).unsynced").path
     }
 
+    /// For a syncing build that found nothing to render: when a `--no-sync` build left the live
+    /// site (or the spare) possibly not on disk, the file system is synced now and the marker
+    /// removed, under the folder's lock, as a build that wrote something would have done. The
+    /// lock is taken without waiting: a build holding it will sync (or mark) the folder itself.
+    static func syncIfUnsynced(publishPath: String) throws {
+        let marker = unsyncedMarkerPath(for: publishPath)
+        guard access(marker, F_OK) == 0 else { return }
+        let lock = lockPath(for: publishPath)
+        let descriptor = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw BuildError(.write, file: lock, "cannot be created: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { return }
+        defer { flock(descriptor, LOCK_UN) }
+        guard ishop_sync_filesystem(publishPath) == 0 else {
+            throw BuildError(.publish, file: publishPath, "cannot write the site to disk: \(String(cString: strerror(errno)))")
+        }
+        unlink(marker)
+    }
+
     static func lockPath(for publishPath: String) -> String {
         let url = URL(fileURLWithPath: publishPath)
         return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).lock").path
@@ -236,6 +255,16 @@ final class OutputTree {
     func write(_ relativePath: String, digest: String, bytes: UnsafeRawBufferPointer, compressed: [UInt8]?) throws {
         plan(relativePath, digest)
         try removeFromSpare(relativePath)
+        if let slash = relativePath.lastIndex(of: "/") {
+            try ensureDirectory("\(stagingPath)/\(relativePath[..<slash])")
+        }
+        if Self.linkUnchanged(live: "\(publishPath)/\(relativePath)", to: "\(stagingPath)/\(relativePath)", bytes: bytes,
+                              compressed: compressed != nil) {
+            changedFolders.insert(Self.folder(of: relativePath))
+            contents[relativePath] = digest
+            filesKept += 1
+            return
+        }
         try writeFile(relativePath, bytes: bytes)
         needsSync(relativePath, compressed: compressed != nil)
         bytesWritten += bytes.count
@@ -309,6 +338,47 @@ final class OutputTree {
         try Self.writeFile(at: "\(stagingPath)/\(relativePath)", bytes: bytes, startWriteback: startsWritebackPerFile)
     }
 
+    /// Hard-links the live site's file `live` (and its .gz when `compressed`) to `target` when it
+    /// holds exactly `bytes`: an output rendered again that came out the same (the Atom feed
+    /// after a price change, which it does not show) keeps its inode and mtime, so Nginx's ETag
+    /// and Last-Modified stay and no feed reader downloads it again. The cost is reading back a
+    /// file of the same size, which few changed outputs have. False: nothing was linked.
+    static func linkUnchanged(live: String, to target: String, bytes: UnsafeRawBufferPointer, compressed: Bool) -> Bool {
+        guard hasBytes(live, bytes) else { return false }
+        if compressed && access(live + ".gz", F_OK) != 0 { return false }
+        unlink(target)
+        guard Glibc.link(live, target) == 0 else { return false }
+        if compressed {
+            unlink(target + ".gz")
+            guard Glibc.link(live + ".gz", target + ".gz") == 0 else {
+                unlink(target)
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Whether the regular file at `path` holds exactly `bytes`.
+    static func hasBytes(_ path: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG, Int(status.st_size) == bytes.count else { return false }
+        guard bytes.count > 0 else { return true }
+        var buffer = [UInt8](repeating: 0, count: min(bytes.count, 1 << 16))
+        var offset = 0
+        while offset < bytes.count {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, min($0.count, bytes.count - offset)) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return false }
+            let same = buffer.withUnsafeBytes { memcmp($0.baseAddress!, bytes.baseAddress! + offset, count) == 0 }
+            guard same else { return false }
+            offset += count
+        }
+        return true
+    }
+
     /// Creates `path` with `bytes`; a file already there is replaced by a new one, never rewritten.
     static func writeFile(at path: String, bytes: UnsafeRawBufferPointer, startWriteback: Bool = false) throws {
         var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -348,13 +418,18 @@ final class OutputTree {
     /// about as much as rendering the page.
     struct Writer: Sendable {
         let stagingPath: String
+        /// The live site: a page that came out as it is there is linked from it (`linkUnchanged`).
+        let publishPath: String
         /// When the tree is synced before publishing: each page's writeback starts as it is written.
         let startWriteback: Bool
 
-        /// Writes a page and its .gz; returns the bytes written.
+        /// Writes a page and its .gz; returns the bytes written (0: linked from the live site unchanged).
         func write(_ relativePath: String, bytes: UnsafeRawBufferPointer, compressed: [UInt8]?) throws -> Int {
             let path = "\(stagingPath)/\(relativePath)"
             if let slash = path.lastIndex(of: "/") { try Self.makeFolder(String(path[..<slash]), above: stagingPath) }
+            if OutputTree.linkUnchanged(live: "\(publishPath)/\(relativePath)", to: path, bytes: bytes, compressed: compressed != nil) {
+                return 0
+            }
             try OutputTree.writeFile(at: path, bytes: bytes, startWriteback: startWriteback)
             guard let compressed else { return bytes.count }
             do {
@@ -379,7 +454,7 @@ final class OutputTree {
         }
     }
 
-    var writer: Writer { Writer(stagingPath: stagingPath, startWriteback: startsWritebackPerFile) }
+    var writer: Writer { Writer(stagingPath: stagingPath, publishPath: publishPath, startWriteback: startsWritebackPerFile) }
 
     /// Before the workers write: a build about to write more files than are synced one by one
     /// syncs the whole file system before publishing anyway, so a thread does it as the files

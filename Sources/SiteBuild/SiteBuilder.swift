@@ -172,6 +172,8 @@ public struct SiteBuilder {
         clock.lap("compare")
         if nothingChanged {
             logger.info("build found nothing changed", metadata: ["outputs": "\(plan.outputs.count)"])
+            // Nothing to write, but a `--no-sync` build before may have left the live site off disk.
+            if syncBeforePublish { try OutputTree.syncIfUnsynced(publishPath: output) }
             if leavesMemoryToExit { LeftForExit.keep(products, collections, plan, live as Any) }
             return plan.report(output: output, rendered: [], tree: nil, images: images.report)
         }

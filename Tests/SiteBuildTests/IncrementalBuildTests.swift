@@ -58,10 +58,13 @@ struct IncrementalBuildTests {
         #expect(Set(report.rendered) == expected)
         #expect(report.pagesReused == report.pagesWritten - 2 - Set(listings).count)
 
+        // The Atom feed lists the product but not its price: rendered again, it came out the same,
+        // and the live file (and its .gz) stays, inode and mtime, so its ETag does not change.
+        let sameBytes: Set<String> = ["feed.xml"]
         let after = inodes(shop.output)
         for (relative, inode) in before where !relative.hasPrefix(".ishop-manifest") {
             let base = relative.hasSuffix(".gz") ? String(relative.dropLast(3)) : relative
-            if expected.contains(base) {
+            if expected.contains(base) && !sameBytes.contains(base) {
                 #expect(after[relative] != inode, "\(relative) changed and is new")
             } else {
                 #expect(after[relative] == inode, "\(relative) did not change but was rewritten")
@@ -238,6 +241,21 @@ struct IncrementalBuildTests {
         let report = try await shop.buildOnFixedDate()
         #expect(report.pagesWritten < 100, "well under the 256 files synced one by one")
         #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
+    @Test("A syncing build that finds nothing changed after a --no-sync build still syncs and takes the marker away")
+    func noOpSyncAfterAnUnsyncedBuild() async throws {
+        let shop = try await ExampleShop.make()
+        defer { shop.remove() }
+        let marker = (shop.output as NSString).deletingLastPathComponent + "/.\((shop.output as NSString).lastPathComponent).unsynced"
+        _ = try await shop.buildOnFixedDate(sync: false)
+        #expect(FileManager.default.fileExists(atPath: marker))
+        let again = try await shop.buildOnFixedDate(sync: false)
+        #expect(again.rendered.isEmpty)
+        #expect(FileManager.default.fileExists(atPath: marker), "a no-op build without sync keeps the marker")
+        let synced = try await shop.buildOnFixedDate()
+        #expect(synced.rendered.isEmpty, "nothing changed, nothing rendered")
+        #expect(!FileManager.default.fileExists(atPath: marker), "the no-op build synced the site written without sync")
     }
 
     @Test("An unpublished product's page is gone; a template change renders every page again, not the feeds")
