@@ -107,7 +107,10 @@ public enum ImagePipeline {
                 prune(directory: cache.remote, keeping: fetcher.cacheFiles(for: remote))
             }
         }
-        for warning in report.warnings { logger.warning("\(warning)") }
+        // Every image at debug level; the build prints them grouped (ImageWarningGroup).
+        for warning in report.warnings {
+            logger.debug("image warning", metadata: ["source": "\(warning.source)", "reason": "\(warning.message)"])
+        }
         if options.strict && !report.warnings.isEmpty { throw ImagePipelineError.strict(report.warnings) }
         return report
     }
@@ -318,7 +321,8 @@ private struct SourceWork: Sendable {
         }
         let given = reference.hasPrefix("/") && FileManager.default.fileExists(atPath: reference)
             ? reference : config.resolve(String(reference.drop(while: { $0 == "/" })))
-        guard let real = Self.realPath(given) else { throw FetchFailure(message: "no such file (\(given))", retryable: false) }
+        // The reason names no path: the source says which file, and warnings are grouped by reason.
+        guard let real = Self.realPath(given) else { throw FetchFailure(message: "no such file", retryable: false) }
         let roots = ([config.siteDirectory] + config.images.localFolders.map { config.resolve($0) }).compactMap(Self.realPath)
         guard roots.contains(where: { real.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
             throw FetchFailure(
@@ -338,13 +342,13 @@ private struct SourceWork: Sendable {
     private func readLocal(_ path: String) throws -> [UInt8] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            throw FetchFailure(message: "no such file (\(path))", retryable: false)
+            throw FetchFailure(message: "no such file", retryable: false)
         }
         if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > settings.maxBytes {
             throw FetchFailure(message: "is \(size) bytes, more than the \(settings.maxBytes) allowed (images.fetch.maxBytes)", retryable: false)
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw FetchFailure(message: "cannot be read (\(path))", retryable: false)
+            throw FetchFailure(message: "cannot be read", retryable: false)
         }
         return [UInt8](data)
     }

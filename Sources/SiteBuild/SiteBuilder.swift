@@ -43,8 +43,8 @@ public struct SiteBuilder {
         public var imagesFailed = 0
         /// Source bytes minus the largest WebP of each set: what shoppers no longer download.
         public var imageBytesSaved = 0
-        /// One line per image source that could not be had ("source: why"); the page shows a placeholder.
-        public var imageWarnings: [String] = []
+        /// The image sources that could not be had, grouped by host and reason; their pages show placeholders.
+        public var imageWarnings: [ImageWarningGroup] = []
         /// Outputs rendered (or copied) in this build, relative paths in the order written.
         public var rendered: [String] = []
         /// Bytes written by this build (kept outputs are not written again).

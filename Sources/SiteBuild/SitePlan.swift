@@ -329,7 +329,7 @@ struct SitePlan {
             report.imagesCached = images.cached
             report.imagesFailed = images.failed
             report.imageBytesSaved = images.bytesSaved
-            report.imageWarnings = images.warnings.map(\.description)
+            report.imageWarnings = ImageWarningGroup.grouping(images.warnings)
         }
         report.rendered = rendered
         report.compressedFiles = tree?.compressedFilesWritten ?? 0

@@ -87,8 +87,9 @@ struct BuildCommand: AsyncParsableCommand {
                 try await store.close()
                 let seconds = Date().timeIntervalSince(started)
                 let removed = report.outputsRemoved > 0 ? ", \(report.outputsRemoved) removed" : ""
-                for warning in report.imageWarnings {
-                    FileHandle.standardError.write(Data("warning: image \(warning)\n".utf8))
+                // Grouped by host and reason; each image is in the log at --log-level debug.
+                for group in report.imageWarnings {
+                    FileHandle.standardError.write(Data("warning: \(group.count == 1 ? "image " : "")\(group)\n".utf8))
                 }
                 if report.imagesProcessed + report.imagesCached + report.imagesFailed > 0 {
                     print("""

@@ -191,6 +191,31 @@ final class RunningServer: @unchecked Sendable {
         #expect(server.stop() == 0)
     }
 
+    /// Three pictures missing: one warning line for the three, printed once (not also as a log
+    /// line), and each picture on its own at --log-level debug.
+    @Test func imageWarningsAreGroupedAndPrintedOnce() throws {
+        let shop = try Shop.copyExample()
+        defer { shop.remove() }
+        for name in ["bird-lamp", "dandelions", "fig-bowl"] {
+            try FileManager.default.removeItem(atPath: "\(shop.directory)/static/images/products/\(name).jpg")
+        }
+        #expect(try shop.run(["import", "shopify", "catalog/products.csv"]).status == 0)
+        let built = try shop.run(["build"])
+        #expect(built.status == 0, "\(built.stderr)")
+        let warnings = built.stderr.split(separator: "\n").filter { $0.lowercased().contains("warning") }
+        #expect(warnings == ["warning: 3 images from local files: no such file (for example /images/products/bird-lamp.jpg)"],
+                "\(built.stderr)")
+        #expect(built.stdout.contains("3 failed (placeholders)"))
+
+        try FileManager.default.removeItem(atPath: "\(shop.directory)/static/images/products/wine-still-life.jpg")
+        let verbose = try shop.run(["build", "--log-level", "debug"])
+        #expect(verbose.status == 0)
+        for name in ["bird-lamp", "dandelions", "fig-bowl", "wine-still-life"] {
+            #expect(verbose.stderr.contains("/images/products/\(name).jpg"), "\(name) is in the debug log")
+        }
+        #expect(verbose.stderr.contains("warning: 4 images from local files"))
+    }
+
     @Test func optionsOverrideSiteYml() async throws {
         let shop = try Shop.copyExample()
         defer { shop.remove() }
