@@ -7,9 +7,16 @@ import Synchronization
 
 /// `ishop build`: catalog + content + theme -> a complete static site in the publish folder.
 ///
-/// Stages, each named in its errors: config, catalog (one read transaction), content, theme,
-/// render (into a staging folder), publish (one atomic swap). Nothing reaches the published
-/// folder unless every stage succeeded.
+/// The stages, in order, each a function named for it and each naming itself in its errors
+/// (BuildError.Stage):
+/// 1. `loadInputs` (BuildInputs.swift): the catalog in one read transaction, content/, the theme.
+/// 2. `planSite` (PlannedSite.swift): collections, the models templates see, the image sets
+///    (`prepareImages`), and the plan: every output with the digest of its inputs.
+/// 3. `keepWhatIsCurrent`: outputs whose digests the spare or the live site has are kept.
+/// 4. `renderProductPages`, `renderListings`, `renderTheRest` (RenderStages.swift), with the
+///    feeds on tasks of their own (`startFeeds`, FeedWork.swift), into the spare (OutputTree).
+/// 5. publish: the spare and the live site swap in one atomic step.
+/// Nothing reaches the published folder unless every stage succeeded.
 ///
 /// Outputs: the home page, one page per product, the collections (one per product type and tag,
 /// paged) and their index, content pages, 404.html; for machines sitemap.xml, robots.txt, the
@@ -95,274 +102,54 @@ public struct SiteBuilder {
         self.logger = logger
     }
 
-    public func build(outputDirectory: String, progress: (Progress) -> Void = { _ in }) async throws -> Report {
+    /// The build in its stages (Hugo's way): each is a function of its own below or in the file
+    /// named after it, and each names itself in the errors it throws (`inStage`).
+    public func build(outputDirectory: String, progress: @escaping (Progress) -> Void = { _ in }) async throws -> Report {
         let output = URL(fileURLWithPath: outputDirectory).standardizedFileURL.path
         try checkOutputIsSafe(output)
         var clock = StageClock(logger: logger)
-
-        // The catalog is read (on the store's own threads) while the content and theme load here:
-        // neither needs the other, and each is about a tenth of a rebuild.
-        let store = self.store
-        async let catalog = store.catalog(includeUnpublished: false)
-        // The live site's manifest too (compared with the plan below). Read before this build
-        // holds the output folder (OutputTree takes the lock), so its identity goes with it, taken
-        // first: the tree reads it again if another build published meanwhile.
-        async let liveSite = { (identity: BuildManifest.identity(folder: output), manifest: BuildManifest.load(folder: output)) }()
-        let pages = try ContentPage.loadAll(directory: config.resolve(config.contentDir), displayRoot: config.contentDir)
-            .filter { !$0.draft }
-        let theme = try Theme.load(config: config)
-        let assets = try FingerprintedAssets(staticFiles: theme.staticFiles)
-        clock.lap("content and theme")
-        let products: [Product]
-        do {
-            products = try await catalog
-        } catch {
-            throw BuildError(.catalog, "cannot read the catalog: \(error)")
-        }
-        // A handle becomes a folder name: one that is not a plain handle could climb out of public/.
-        // By index: `first(where:)` over the products copied each one to look at its handle.
-        if let bad = products.indices.first(where: { !Handle.isValid(products[$0].handle) }) {
-            throw BuildError(.plan, "product handle \"\(products[bad].handle.prefix(80))\" cannot be a page address (letters, digits, - and _ only)")
-        }
-        clock.lap("catalog")
-        let collections = ProductCollection.gather(products, tags: config.outputs.tagCollections)
-        logger.info("build planned", metadata: [
-            "products": "\(products.count)", "collections": "\(collections.count)", "pages": "\(pages.count)",
-            "theme": "\(config.theme)", "output": "\(output)",
-        ])
-
-        let day = BuildDay(buildDate ?? Date())
-        let navigation = pages.filter(\.menu).sorted { ($0.weight, $0.title) < ($1.weight, $1.title) }
-        let stylesheet = assets.url(of: "css/shop.css") ?? ""
-        let stockScript = assets.url(of: "js/stock.js") ?? ""
-        var models = PageModels(config: config, navigation: navigation, stylesheet: stylesheet, stockScript: stockScript, year: day.year)
-        models.collectionCrumbs = Dictionary(
-            collections.map { ($0.slug, Crumb(title: $0.title, path: $0.path(page: 1))) }, uniquingKeysWith: { first, _ in first })
-        // The shop's departments: collections of a product type. Tags are listed at /collections/.
-        let departments = collections.filter(\.isProductType).map { models.collectionLink($0) }
-
-        // Rendered once, put into every page as it is: rendering them per page was most of a build.
-        let fragmentContext = models.fragmentContext(collections: departments.map { .fields($0) })
-        let header = try theme.renderText(fragmentContext, template: "header")
-        let footer = try theme.renderText(fragmentContext, template: "footer")
-        models.fragments = ["header": .text(header), "footer": .text(footer)]
-        clock.lap("collections")
-
-        let images = try await prepareImages(products: products, theme: theme)
-        models.imageSets = images.sets
-        clock.lap("images")
-
-        let plan = try SitePlan(
-            products: products, collections: collections, pages: pages, theme: theme, assets: assets, models: models,
-            // Every asset URL a page may name goes into the shared digest.
-            fragments: [header, footer], stylesheet: stylesheet + " " + stockScript, day: day, sitemapLimit: sitemapLimit,
-            hasGitKeep: access("\(output)/.gitkeep", F_OK) == 0, imageFiles: images.files, imageKeys: images.keys)
-        clock.lap("plan")
-
-        // Every output has the digest the live site records for it: there is nothing to do.
-        // Read again if another build published since it was read at the start: this answer
-        // takes no lock, and it must not be an older site's.
-        var (liveIdentity, live) = await liveSite
-        let identityNow = BuildManifest.identity(folder: output)
-        if identityNow != liveIdentity {
-            liveIdentity = identityNow
-            live = BuildManifest.load(folder: output)
-        }
-        let nothingChanged = live?.outputs == plan.digests
-        clock.lap("compare")
-        if nothingChanged {
-            logger.info("build found nothing changed", metadata: ["outputs": "\(plan.outputs.count)"])
-            // Nothing to write, but a `--no-sync` build before may have left the live site off disk.
-            if syncBeforePublish { try OutputTree.syncIfUnsynced(publishPath: output) }
-            if leavesMemoryToExit { LeftForExit.keep(products, collections, plan, live as Any) }
-            return plan.report(output: output, rendered: [], tree: nil, images: images.report)
+        let inputs = try await loadInputs(output: output, clock: &clock)
+        let site = try await planSite(inputs, output: output, clock: &clock)
+        let live = site.live
+        if live.manifest?.outputs == site.plan.digests {
+            return try finishUnchanged(site, inputs, output: output)
         }
 
-        let tree = try OutputTree(publishPath: output, precompress: config.precompress, live: live, liveIdentity: liveIdentity,
-                                  syncBeforePublish: syncBeforePublish)
+        let tree = try inStage(.write) {
+            try OutputTree(publishPath: output, precompress: config.precompress, live: live.manifest, liveIdentity: live.identity,
+                           syncBeforePublish: syncBeforePublish)
+        }
         // The feeds' task, which writes into the spare: stopped and waited for before a failed
         // build leaves (or it would go on writing files the spare's manifest does not list).
         var feedTask: Task<[String: FeedWork.Output], any Error>?
         // The manifest to publish, made from the plan on a thread of its own while the build goes
         // on (it was a third of publishing a one-product change); publish checks it still fits.
-        let manifestDigests = plan.digests
-        let manifestOrder = plan.outputs.map(\.path)
+        let manifestDigests = site.plan.digests
+        let manifestOrder = site.plan.outputs.map(\.path)
         let manifest = Task { try await onThreadOfItsOwn { BuildManifest.Encoded(outputs: manifestDigests, order: manifestOrder) } }
         do {
-            // Outputs the spare holds already, or the live site has as they must be, are kept.
-            tree.expectOutputs(plan.outputs.count)
-            var toRender: [PlannedOutput] = []
-            for planned in plan.outputs where try !tree.keep(planned.path, digest: planned.digest) {
-                toRender.append(planned)
-            }
+            let toRender = try inStage(.write) { try keepWhatIsCurrent(site.plan, in: tree) }
             clock.lap("keep")
-            let total = toRender.count
-            tree.expectWrites(total)
-            var done = 0
-            func step(_ count: Int = 1) {
-                let before = done
-                done += count
-                if done / 200 != before / 200 || done == total { progress(Progress(stage: .render, done: done, total: total)) }
-            }
-            var rendered: [String] = []
-            rendered.reserveCapacity(total)
-            var segmentsReused = 0
-            func write(_ planned: PlannedOutput, _ html: [UInt8]) throws {
-                try html.withUnsafeBytes { try tree.write(planned.path, digest: planned.digest, bytes: $0) }
-                rendered.append(planned.path)
-                step()
-            }
-            func write(_ planned: PlannedOutput, _ text: String) throws {
-                try tree.write(planned.path, digest: planned.digest, text)
-                rendered.append(planned.path)
-                step()
-            }
-            func recordWritten(_ planned: PlannedOutput, _ file: WrittenFile) {
-                tree.recordWritten(planned.path, digest: planned.digest, bytes: file.bytes, compressed: file.compressed)
-                rendered.append(planned.path)
-                step()
-            }
-
-            // The feeds are large (the Merchant Center feed of 10,000 products is 30 MB) and need
-            // nothing but the catalog: they render beside the pages, each on its own task, and
-            // are written when the pages are done.
-            // The Merchant Center feed is written by its task straight into the tree, as it is made;
-            // that task deletes the old one too.
-            for planned in toRender where planned.path == MerchantFeed.path {
-                try tree.prepareMovingAside(planned.path, digest: planned.digest)
-            }
-            let feedWork = FeedWork(products: products, config: config, urls: models.urls, prices: models.prices, day: day,
-                                    indexable: plan.indexable, sitemapLimit: sitemapLimit, precompress: config.precompress,
-                                    imageURLs: images.sets.compactMapValues { set in set.fallback.map { models.urls.page("/" + $0.file) } },
-                                    writer: tree.writer, workers: max(1, jobs), discard: tree.filesMovedAside,
-                                    pieces: FeedWork.Pieces(keys: plan.productDigests, folder: config.resolve(Self.feedIndexFolder),
-                                                            publishPath: output, live: tree.live, planned: plan.digests),
-                                    logger: logger)
-            let feedKinds = Set(toRender.compactMap { planned -> FeedWork.Kind? in
-                switch planned.work {
-                case .sitemap: .sitemap
-                case .atom: .atom
-                case .merchant: .merchant
-                case .search: .search
-                default: nil
-                }
-            })
-            let feeds = Task { try await feedWork.render(feedKinds) }
+            let ledger = RenderLedger(tree: tree, total: toRender.count, progress: progress)
+            tree.expectWrites(toRender.count)
+            let feeds = try startFeeds(toRender, site, inputs, tree: tree, output: output)
             feedTask = feeds
-
-            // Product pages, the bulk of a build, render on every core: a window of pages at a time,
-            // split between the workers, then written in order. Memory holds one window, never the site.
-            let workers = max(1, jobs)
-            let window = workers * 64
-            let productOutputs = toRender.filter { if case .product = $0.work { true } else { false } }
-            let renderer = ProductPageRenderer(
-                models: models, theme: theme, currency: config.currency,
-                precompress: config.precompress)
-            for start in stride(from: 0, to: productOutputs.count, by: window) {
-                let slice = Array(productOutputs[start..<min(start + window, productOutputs.count)])
-                // Indices into the catalog, not copies of its products.
-                let batch = slice.map { planned -> Int in
-                    guard case .product(let index) = planned.work else { preconditionFailure("not a product page") }
-                    return index
-                }
-                for planned in slice { try tree.prepare(planned.path, digest: planned.digest) }
-                let files = try await renderer.renderAndWrite(products, at: batch, paths: slice.map(\.path), writer: tree.writer, workers: workers)
-                for (planned, file) in zip(slice, files) { recordWritten(planned, file) }
-            }
+            try await inStage(.render) { try await renderProductPages(toRender, site, inputs, tree: tree, ledger: ledger) }
             clock.lap("product pages")
-
-            // Cards (each product as a listing shows it) are rendered once, for every listing that
-            // needs them: Hugo's partialCached. Only those of the pages rendered now.
-            let listingOutputs = toRender.filter { if case .listing = $0.work { true } else { false } }
-            let rendersHome = toRender.contains { if case .home = $0.work { true } else { false } }
-            var needed: [Product] = []
-            var seen: Set<String> = []
-            func need(_ product: Product) { if seen.insert(product.handle).inserted { needed.append(product) } }
-            for planned in listingOutputs {
-                guard case .listing(let index, let number) = planned.work else { continue }
-                let collection = collections[index]
-                for member in collection.indicesOnPage(number, pageSize: config.pageSize) { need(collection.product(member)) }
-            }
-            if rendersHome { plan.newest.forEach(need) }
-            let cards = try await CardRenderer(models: models, theme: theme).render(needed, workers: workers)
-
-            let listings = ListingPageRenderer(models: models, theme: theme, cards: cards, siteTitle: config.title,
-                                               pageSize: config.pageSize, precompress: config.precompress)
-            for start in stride(from: 0, to: listingOutputs.count, by: window) {
-                let slice = Array(listingOutputs[start..<min(start + window, listingOutputs.count)])
-                let work = slice.map { planned -> NumberedCollectionPage in
-                    guard case .listing(let index, let number) = planned.work else { preconditionFailure("not a listing") }
-                    return NumberedCollectionPage(collection: collections[index], number: number)
-                }
-                for planned in slice { try tree.prepare(planned.path, digest: planned.digest) }
-                let files = try await listings.renderAndWrite(work, paths: slice.map(\.path), writer: tree.writer, workers: workers)
-                for (planned, file) in zip(slice, files) { recordWritten(planned, file) }
-            }
+            let cards = try await inStage(.render) { try await renderListings(toRender, site, inputs, tree: tree, ledger: ledger) }
             clock.lap("collection pages")
-
-            for planned in toRender {
-                switch planned.work {
-                case .product, .listing:
-                    continue
-                case .home:
-                    let newest = plan.newest.compactMap { cards[$0.handle] }
-                    try write(planned, theme.render(models.context(
-                        page: models.page(title: config.title, description: config.tagline, path: "/"),
-                        extra: ["products": .list(newest), "collections": .list(departments.map { .fields($0) })]), template: "home"))
-                case .collectionsIndex:
-                    try write(planned, theme.render(models.context(
-                        page: models.page(title: "Collections", description: "Every collection of \(config.title).", path: "/collections/"),
-                        extra: ["collections": .list(collections.map { .fields(models.collectionLink($0)) })]), template: "collections"))
-                case .content(let index):
-                    let page = pages[index]
-                    var pageModel = models.page(title: page.title, description: page.description, path: "/\(page.slug)/")
-                    pageModel["content"] = .text(page.html)
-                    try write(planned, theme.render(models.context(page: pageModel), template: "page"))
-                case .notFound:
-                    try write(planned, theme.render(models.context(
-                        page: models.page(title: "Page not found", description: "", path: "/404.html")), template: "404"))
-                case .sitemap, .atom, .merchant, .search:
-                    switch try await feeds.value[planned.path] {
-                    case .rendered(let page):
-                        try page.html.withUnsafeBytes {
-                            try tree.write(planned.path, digest: planned.digest, bytes: $0, compressed: page.compressed)
-                        }
-                        rendered.append(planned.path)
-                        step()
-                    case .written(let file):
-                        recordWritten(planned, file)
-                        segmentsReused += file.segmentsReused
-                    case nil:
-                        throw BuildError(.plan, file: planned.path, "the plan and the feeds rendered disagree")
-                    }
-                case .robots:
-                    try write(planned, Sitemap.robots(urls: models.urls))
-                case .staticFile(let source, let relative):
-                    if let contents = assets.fingerprinted[relative] {
-                        try contents.bytes.withUnsafeBytes { try tree.write(planned.path, digest: planned.digest, bytes: $0) }
-                    } else {
-                        try tree.copy(from: source, to: planned.path, digest: planned.digest)
-                    }
-                    rendered.append(planned.path)
-                    step()
-                case .imageFile(let source):
-                    try tree.link(from: source, to: planned.path, digest: planned.digest)
-                    rendered.append(planned.path)
-                    step()
-                case .marker:
-                    try write(planned, OutputTree.markerText)
-                case .gitKeep:
-                    try write(planned, "")
-                }
+            try await inStage(.render) {
+                try await renderTheRest(toRender, site, inputs, cards: cards, feeds: feeds, tree: tree, ledger: ledger)
             }
             clock.lap("feeds and files")
-            try tree.publish(encoded: try? await manifest.value)
+            let encoded = try? await manifest.value
+            try inStage(.publish) { try tree.publish(encoded: encoded) }
             clock.lap("publish")
-            var report = plan.report(output: output, rendered: rendered, tree: tree, images: images.report)
-            report.compressedSegmentsReused = segmentsReused
-            if leavesMemoryToExit { LeftForExit.keep(products, collections, plan, live as Any, tree, rendered) }
+            var report = site.plan.report(output: output, rendered: ledger.rendered, tree: tree, images: site.images.report)
+            report.compressedSegmentsReused = ledger.segmentsReused
+            if leavesMemoryToExit { LeftForExit.keep(inputs.products, site.collections, site.plan, live.manifest as Any, tree, ledger.rendered) }
             logger.info("build published", metadata: [
-                "rendered": "\(rendered.count)", "kept": "\(tree.filesKept)", "removed": "\(tree.filesRemoved)",
+                "rendered": "\(ledger.rendered.count)", "kept": "\(tree.filesKept)", "removed": "\(tree.filesRemoved)",
                 "bytes": "\(report.bytesWritten)",
             ])
             return report
@@ -373,6 +160,52 @@ public struct SiteBuilder {
             }
             tree.abandon()
             throw error
+        }
+    }
+
+    /// Every output has the digest the live site records for it: there is nothing to write, but
+    /// a `--no-sync` build before may have left the live site off disk.
+    private func finishUnchanged(_ site: PlannedSite, _ inputs: BuildInputs, output: String) throws -> Report {
+        logger.info("build found nothing changed", metadata: ["outputs": "\(site.plan.outputs.count)"])
+        if syncBeforePublish { try OutputTree.syncIfUnsynced(publishPath: output) }
+        if leavesMemoryToExit { LeftForExit.keep(inputs.products, site.collections, site.plan, site.live.manifest as Any) }
+        return site.plan.report(output: output, rendered: [], tree: nil, images: site.images.report)
+    }
+
+    /// The outputs the spare holds already, or the live site has as they must be, are kept; the
+    /// rest are to be rendered, in plan order.
+    private func keepWhatIsCurrent(_ plan: SitePlan, in tree: OutputTree) throws -> [PlannedOutput] {
+        tree.expectOutputs(plan.outputs.count)
+        var toRender: [PlannedOutput] = []
+        for planned in plan.outputs where try !tree.keep(planned.path, digest: planned.digest) {
+            toRender.append(planned)
+        }
+        return toRender
+    }
+
+    /// Runs one stage: an error that is not a BuildError already is named by `stage`; a
+    /// cancellation stays one.
+    func inStage<T>(_ stage: BuildError.Stage, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as BuildError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw BuildError(stage, "\(error)")
+        }
+    }
+
+    func inStage<T>(_ stage: BuildError.Stage, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as BuildError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw BuildError(stage, "\(error)")
         }
     }
 
@@ -446,354 +279,6 @@ public struct SiteBuilder {
             if output == protected || output.hasPrefix(protected + "/") {
                 throw BuildError(.config, file: output, "the output folder must not be inside \(folder)/")
             }
-        }
-    }
-}
-
-/// Runs `work`, which blocks for long (a feed of the whole catalog), on a thread of its own.
-/// On one of Swift's cooperative threads it would hold that thread until done: with two cores,
-/// two feeds held both, and a one-product rebuild's few listing pages waited 50-90 ms for them
-/// rather than sharing the cores.
-func onThreadOfItsOwn<Result: Sendable>(_ work: @escaping @Sendable () throws -> Result) async throws -> Result {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread { continuation.resume(with: Swift.Result { try work() }) }
-        thread.stackSize = 8 << 20
-        thread.start()
-    }
-}
-
-/// What a command-line build leaves allocated for the process's exit (`leavesMemoryToExit`).
-enum LeftForExit {
-    private final class Kept: @unchecked Sendable {
-        let values: [Any]
-        init(_ values: [Any]) { self.values = values }
-    }
-
-    private static let kept = Mutex<[Kept]>([])
-
-    static func keep(_ values: Any...) {
-        let box = Kept(values)
-        kept.withLock { $0.append(box) }
-    }
-}
-
-/// Renders product pages on several workers. Holds the build's models, which are immutable from
-/// here on: value dictionaries of strings, numbers and booleans that rendering only reads.
-final class ProductPageRenderer: @unchecked Sendable {
-    typealias Page = RenderedPage
-
-    private let models: PageModels
-    private let theme: Theme
-    private let currency: Currency
-    private let precompress: Bool
-
-    init(models: PageModels, theme: Theme, currency: Currency, precompress: Bool) {
-        self.models = models
-        self.theme = theme
-        self.currency = currency
-        self.precompress = precompress
-    }
-
-    /// Renders the pages of `catalog[indices[n]]` and writes each to `paths[n]`, on `workers` workers.
-    func renderAndWrite(_ catalog: [Product], at indices: [Int], paths: [String], writer: OutputTree.Writer, workers: Int) async throws -> [WrittenFile] {
-        // Indices, not (product, path) pairs: copying 10,000 products into work items, and again
-        // into each worker's share, was about a twentieth of a whole build.
-        try await renderInParallel(Array(indices.indices), workers: workers) { item in
-            try self.render(catalog[indices[item]]).write(to: paths[item], with: writer)
-        }
-    }
-
-    func render(_ product: Product) throws -> Page {
-        let path = PageModels.productPath(product)
-        let title = product.seoTitle.isEmpty ? product.title : product.seoTitle
-        let trail = models.trail(for: product)
-        let text = PlainText.fromHTML(product.bodyHTML)
-        var page = models.page(title: title, description: models.description(of: product, text: text), path: path)
-        if let image = product.images.first.flatMap({ models.imageURL($0.src) }) { page["image"] = .text(image) }
-        do {
-            page["structuredData"] = .text(try StructuredData.productPage(
-                product, description: text, images: product.images.compactMap { models.imageURL($0.src) },
-                trail: trail, currency: currency, urls: models.urls))
-        } catch {
-            throw BuildError(.render, file: path, "cannot write the product's JSON-LD: \(error)")
-        }
-        let html = try theme.render(models.context(
-            page: page, extra: ["product": .fields(models.product(product, text: text)), "breadcrumbs": models.breadcrumbs(trail)]), template: "product")
-        return RenderedPage(path: path, html: html, precompress: precompress)
-    }
-}
-
-struct ListingPageWork: Sendable {
-    let page: NumberedCollectionPage
-    let path: String
-}
-
-/// What a worker wrote: the bytes (page and .gz) and whether there is a .gz.
-struct WrittenFile: Sendable {
-    let bytes: Int
-    let compressed: Bool
-    /// Segments of its .gz taken from the live .gz (the Merchant Center feed's: SegmentedGzip).
-    var segmentsReused = 0
-}
-
-/// A page rendered on a worker, with its .gz made there too.
-struct RenderedPage: Sendable {
-    func write(to relativePath: String, with writer: OutputTree.Writer) throws -> WrittenFile {
-        let bytes = try html.withUnsafeBytes { try writer.write(relativePath, bytes: $0, compressed: compressed) }
-        return WrittenFile(bytes: bytes, compressed: compressed != nil)
-    }
-
-    let path: String
-    let html: [UInt8]
-    let compressed: [UInt8]?
-
-    init(path: String, html: String, precompress: Bool) {
-        self.init(path: path, html: Array(html.utf8), precompress: precompress)
-    }
-
-    init(path: String, html bytes: [UInt8], precompress: Bool) {
-        self.path = path
-        self.html = bytes
-        // A page's path is its address ("/products/x/"): the file is its index.html.
-        let file = path.hasSuffix("/") ? "index.html" : path
-        compressed = precompress ? bytes.withUnsafeBytes { OutputTree.compressedCopy(of: $0, path: file) } : nil
-    }
-}
-
-/// Renders `items` split between `workers` tasks; the results come back in the items' order.
-func renderInParallel<Item: Sendable, Result: Sendable>(
-    _ items: [Item], workers: Int, _ render: @escaping @Sendable (Item) throws -> Result
-) async throws -> [Result] {
-    guard workers > 1, items.count > 1 else { return try items.map(render) }
-    // Chunks are handed out as workers ask for them, not in equal shares fixed up front: a
-    // worker that shares its core with a feed task falls behind without keeping the others
-    // waiting at the end. Small enough to balance, large enough that asking costs nothing.
-    let chunkSize = max(1, min(64, items.count / (workers * 8)))
-    let chunkCount = (items.count + chunkSize - 1) / chunkSize
-    let next = ChunkCounter()
-    return try await withThrowingTaskGroup(of: [(Int, [Result])].self) { group in
-        for _ in 0..<min(workers, chunkCount) {
-            group.addTask {
-                var done: [(Int, [Result])] = []
-                while true {
-                    let chunk = next.take()
-                    guard chunk < chunkCount else { return done }
-                    let start = chunk * chunkSize
-                    done.append((chunk, try items[start..<min(start + chunkSize, items.count)].map(render)))
-                }
-            }
-        }
-        var chunks = [[Result]](repeating: [], count: chunkCount)
-        for try await done in group { for (chunk, results) in done { chunks[chunk] = results } }
-        return chunks.flatMap { $0 }
-    }
-}
-
-/// The next chunk of a `renderInParallel` call, shared by its workers.
-final class ChunkCounter: Sendable {
-    private let value = Atomic<Int>(0)
-    func take() -> Int { value.wrappingAdd(1, ordering: .relaxed).oldValue }
-}
-
-/// Renders collection pages on several workers; like ProductPageRenderer, it only reads the
-/// build's immutable models and cards.
-final class ListingPageRenderer: @unchecked Sendable {
-    private let models: PageModels
-    private let theme: Theme
-    private let cards: [String: TemplateValue]
-    private let siteTitle: String
-    private let pageSize: Int
-    private let precompress: Bool
-
-    init(models: PageModels, theme: Theme, cards: [String: TemplateValue], siteTitle: String, pageSize: Int, precompress: Bool) {
-        self.models = models
-        self.theme = theme
-        self.cards = cards
-        self.siteTitle = siteTitle
-        self.pageSize = pageSize
-        self.precompress = precompress
-    }
-
-    func renderAndWrite(_ pages: [NumberedCollectionPage], paths: [String], writer: OutputTree.Writer, workers: Int) async throws -> [WrittenFile] {
-        let work = zip(pages, paths).map { ($0.0, $0.1) }.map { ListingPageWork(page: $0.0, path: $0.1) }
-        return try await renderInParallel(work, workers: workers) { item in
-            try self.render(item.page.collection, page: item.page.number).write(to: item.path, with: writer)
-        }
-    }
-
-    func render(_ collection: ProductCollection, page number: Int) throws -> RenderedPage {
-        let path = collection.path(page: number)
-        let title = number == 1 ? collection.title : "\(collection.title), page \(number)"
-        let description = "\(collection.title) at \(siteTitle): \(PageModels.countText(collection.count))."
-        let html = try theme.render(models.context(
-            page: models.page(title: title, description: description, path: path),
-            extra: models.collectionPage(collection, page: number, cards: cards)), template: "collection")
-        return RenderedPage(path: path, html: html, precompress: precompress)
-    }
-}
-
-/// One page of one collection, as work for a renderer.
-struct NumberedCollectionPage: Sendable {
-    let collection: ProductCollection
-    let number: Int
-}
-
-/// Renders each product's card (the product-card template) once per build, on several workers:
-/// a product shows on its type's listing and every tag's, and on the home page, so rendering its
-/// card per listing page was most of the listings' cost. Listings insert the HTML as it is.
-final class CardRenderer: @unchecked Sendable {
-    // Unchecked: models and theme are immutable here; rendering only reads them.
-    private let models: PageModels
-    private let theme: Theme
-
-    init(models: PageModels, theme: Theme) {
-        self.models = models
-        self.theme = theme
-    }
-
-    /// Handle -> the card's fields, with `html` (the rendered card) when the theme has a product-card.
-    func render(_ products: [Product], workers: Int) async throws -> [String: TemplateValue] {
-        let hasCardTemplate = theme.templateFiles["product-card"] != nil
-        let rendered = try await renderInParallel(products, workers: workers) { product -> RenderedCard in
-            var card = self.models.card(product)
-            if hasCardTemplate {
-                // Without the template file's last line end: `{{{html}}}` on a line of its own adds
-                // one, so a listing reads as it did with `{{> product-card}}` there.
-                var html = try self.theme.render(self.models.cardContext(card), template: "product-card")
-                if html.last == 0x0A { html.removeLast() }
-                card["html"] = .text(String(decoding: html, as: UTF8.self))
-            }
-            return RenderedCard(fields: .fields(card))
-        }
-        var cards: [String: TemplateValue] = [:]
-        cards.reserveCapacity(products.count)
-        for (product, card) in zip(products, rendered) { cards[product.handle] = card.fields }
-        return cards
-    }
-}
-
-/// A card's fields (strings, numbers, booleans and the rendered html) handed back from a worker.
-struct RenderedCard: Sendable {
-    let fields: TemplateValue
-}
-
-/// The feeds and sitemaps of a build, rendered off the page workers: each kind on a task of its own.
-struct FeedWork: Sendable {
-    enum Kind: Hashable, Sendable { case sitemap, atom, merchant, search }
-
-    let products: [Product]
-    let config: SiteConfig
-    let urls: SiteURLs
-    let prices: PriceFormatter
-    let day: BuildDay
-    let indexable: [String]
-    let sitemapLimit: Int
-    let precompress: Bool
-    let imageURLs: [String: String]
-    let writer: OutputTree.Writer
-    /// Cores the Merchant Center feed's items are made on (`--jobs`).
-    let workers: Int
-    /// The old feed and its .gz, moved aside in the spare: deleted by the feed's task, off the
-    /// page workers' way.
-    let discard: [String]
-    let pieces: Pieces
-    let logger: Logger
-
-    /// What the feeds that list every product need to take the unchanged products' pieces from
-    /// the live site's copies (FeedFragments) and to record theirs for the next build.
-    struct Pieces: Sendable {
-        /// Each product's digest, in catalog order.
-        let keys: [String]
-        /// Where the feeds' indexes are kept.
-        let folder: String
-        let publishPath: String
-        /// Output path -> digest: the live site's manifest, and this build's plan.
-        let live: [String: String]
-        let planned: [String: String]
-
-        func reusable(_ feedPath: String, frame: String, inMemory: Bool, gzip: Bool = false) -> FeedFragments? {
-            FeedFragments.load(folder: folder, feedPath: feedPath, publishPath: publishPath, liveDigest: live[feedPath], frame: frame,
-                               inMemory: inMemory, gzip: gzip)
-        }
-
-        func save(_ recorder: FragmentRecorder, feedPath: String, frame: String, size: Int, identity: String) -> Bool {
-            guard let digest = planned[feedPath] else { return false }
-            return recorder.save(folder: folder, feedPath: feedPath, publishPath: publishPath, digest: digest, frame: frame, size: size,
-                                 identity: identity, keep: live[feedPath])
-        }
-    }
-
-    /// A feed in memory (to be written), or one its task wrote into the tree already.
-    enum Output: Sendable {
-        case rendered(RenderedPage)
-        case written(WrittenFile)
-    }
-
-    /// With the feed's time on its thread: the feeds are a rebuild's longest path.
-    private func logPieces(_ path: String, reused: Int, saved: Bool, since start: ContinuousClock.Instant) {
-        logger.debug("feed written", metadata: [
-            "feed": "\(path)", "products": "\(products.count)", "pieces available": "\(reused)", "index saved": "\(saved)",
-            "ms": "\(Int((ContinuousClock.now - start).milliseconds.rounded()))",
-        ])
-    }
-
-    /// Output path -> the file (and its .gz, made on the same task), for the kinds asked for.
-    func render(_ kinds: Set<Kind>) async throws -> [String: Output] {
-        try await withThrowingTaskGroup(of: [String: Output].self) { group in
-            for kind in kinds {
-                group.addTask { try await onThreadOfItsOwn { try render(kind) } }
-            }
-            var texts: [String: Output] = [:]
-            for try await part in group { texts.merge(part) { first, _ in first } }
-            return texts
-        }
-    }
-
-    func render(_ kind: Kind) throws -> [String: Output] {
-        let start = ContinuousClock.now
-        func inMemory(_ path: String, _ text: String) -> [String: Output] {
-            [path: .rendered(RenderedPage(path: path, html: text, precompress: precompress))]
-        }
-        switch kind {
-        case .sitemap:
-            var pages: [String: Output] = [:]
-            for file in Sitemap.files(pagePaths: indexable, lastModified: day.date, urls: urls, limit: sitemapLimit) {
-                pages.merge(inMemory(file.path, file.xml)) { first, _ in first }
-            }
-            return pages
-        case .atom:
-            return inMemory(AtomFeed.path, AtomFeed.xml(products: products, config: config, urls: urls, updated: day.timestamp))
-        case .merchant:
-            // The old feed (the spare's, moved aside) is deleted here, off the page workers' way.
-            // Never written into: a download of it from when it was live may still be reading it.
-            OutputTree.discard(discard)
-            // 3 KB per product: streamed to its file, never held whole.
-            let frame = MerchantFeed.frame(config: config, urls: urls)
-            // 30 MB for 10,000 products: copied by range, never read into memory.
-            let reuse = pieces.reusable(MerchantFeed.path, frame: frame, inMemory: false, gzip: precompress)
-            let file = try StreamingFile(path: "\(writer.stagingPath)/\(MerchantFeed.path)", compress: precompress,
-                                         startWriteback: writer.startWriteback)
-            var recorder = try MerchantFeed.write(products: products, config: config, urls: urls, imageURLs: imageURLs, to: file,
-                                                  workers: workers, keys: pieces.keys, reuse: reuse)
-            // Its .gz in segments, the unchanged ones taken from the live .gz (SegmentedGzip).
-            let written = try file.finish(pieces: recorder.recorded, live: reuse?.gzip)
-            if written.compressed {
-                recorder.gzip = (file.gzipIdentity, file.compressedBytes, file.gzipSegments)
-                logger.debug("feed compressed", metadata: [
-                    "feed": "\(MerchantFeed.path).gz", "segments": "\(file.gzipSegments.count)", "segments reused": "\(written.segmentsReused)",
-                ])
-            }
-            logPieces(MerchantFeed.path, reused: reuse?.count ?? 0, saved: pieces.save(recorder, feedPath: MerchantFeed.path, frame: frame, size: file.bytes,
-                                                               identity: file.identity), since: start)
-            return [MerchantFeed.path: .written(written)]
-        case .search:
-            let frame = SearchIndex.frame(currency: config.currency.code, locale: config.locale)
-            let reuse = pieces.reusable(SearchIndex.path, frame: frame, inMemory: true)
-            let index = SearchIndex.bytes(products: products, prices: prices, keys: pieces.keys, reuse: reuse)
-            logPieces(SearchIndex.path, reused: reuse?.count ?? 0,
-                      saved: pieces.save(index.pieces, feedPath: SearchIndex.path, frame: frame, size: index.bytes.count,
-                                         identity: FeedFragments.contentIdentity(index.bytes)), since: start)
-            return [SearchIndex.path: .rendered(RenderedPage(path: SearchIndex.path, html: index.bytes, precompress: precompress))]
         }
     }
 }
