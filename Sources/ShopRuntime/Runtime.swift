@@ -88,12 +88,15 @@ public enum Runtime {
         CatalogController<ShopRequestContext>(store: store, currency: config.currency).addRoutes(to: router)
 
         let limits = CartLimits()
-        let auth = AuthService(store: store, settings: settings, secret: secret ?? Secrets.randomBytes(32), cartLimits: limits)
-        AuthController(auth: auth, policy: policy, clientAddress: ClientAddress(trustedProxies: settings.trustedProxies),
+        let auth = AuthService(store: store, settings: settings, secret: secret ?? Secrets.randomBytes(32))
+        AuthController(auth: auth, store: store, cartLimits: limits, policy: policy,
+                       clientAddress: ClientAddress(trustedProxies: settings.trustedProxies),
                        perIP: RateLimiter(settings.authRateLimitPerIP), perAccount: RateLimiter(settings.authRateLimitPerAccount),
                        secureCookie: settings.name != "development").addRoutes(to: router)
-        CartController(auth: auth, currency: config.currency, limits: limits).addRoutes(to: router)
-        OrderController(auth: auth, currency: config.currency, events: hub, metrics: metrics).addRoutes(to: router)
+        // The routes that act for a caller: the Authenticator puts who it is on the context.
+        let forCaller = router.group().add(middleware: Authenticator(tokens: auth.tokens))
+        CartController(store: store, currency: config.currency, limits: limits).addRoutes(to: forCaller)
+        OrderController(store: store, currency: config.currency, events: hub, metrics: metrics).addRoutes(to: forCaller)
         // GET /ws/stock as plain HTTP: why a handshake was refused (the upgrade itself happens in
         // StockSocketChannel, before routing).
         StockSockets(hub: hub, policy: policy, settings: socketSettings, metrics: metrics).addRoutes(to: router)

@@ -11,10 +11,18 @@ public struct ShopRequestContext: RequestContext {
     public let peerAddress: SocketAddress?
     /// Set by the observation middleware before anything else runs; echoed as X-Request-Id.
     public var requestID: String = ""
+    /// The caller, set by the Authenticator on the routes that act for one; nil: a guest.
+    public var identity: Identity?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         peerAddress = source.channel.remoteAddress
+    }
+
+    /// The caller, or 401 for a guest.
+    func requireIdentity() throws -> Identity {
+        guard let identity else { throw APIError.unauthorized }
+        return identity
     }
 
     /// API.md: request bodies over 64 KiB get 413.

@@ -201,16 +201,18 @@ extension PostgresStore: CommerceStore {
         for try await value in try await connection.query("""
             SELECT quantity FROM cart_items WHERE cart_id = \(cartID) AND sku = \(sku)
             """, logger: logger).decode(Int.self) { existing = value }
-        var total = (existing ?? 0) + quantity
-        if total > limits.maxQuantity {
-            guard capped else { return .quantityOutOfRange(max: limits.maxQuantity) }
-            total = limits.maxQuantity
-        }
+        // The line count is read only for a new line (PostgresNIO's reads are async: read first).
+        var lines = 0
         if existing == nil {
-            var lines = 0
             for try await count in try await connection.query("SELECT COUNT(*) FROM cart_items WHERE cart_id = \(cartID)", logger: logger)
                 .decode(Int.self) { lines = count }
-            guard lines < limits.maxLines else { return .tooManyLines(max: limits.maxLines) }
+        }
+        let total: Int
+        switch limits.lineAfterAdding(quantity, to: existing, capped: capped, lines: { lines }) {
+        case .success(let quantity): total = quantity
+        case .failure(let refusal): return refusal.change
+        }
+        if existing == nil {
             try await connection.query("INSERT INTO cart_items (cart_id, sku, quantity) VALUES (\(cartID), \(sku), \(total))", logger: logger)
         } else {
             try await connection.query("UPDATE cart_items SET quantity = \(total) WHERE cart_id = \(cartID) AND sku = \(sku)", logger: logger)

@@ -179,14 +179,14 @@ extension SQLiteStore: CommerceStore {
         throws -> CartChange
     {
         let existing = try Int.fetchOne(db.cachedStatement(sql: "SELECT quantity FROM cart_items WHERE cart_id = ? AND sku = ?"), arguments: [cartID, sku])
-        var total = (existing ?? 0) + quantity
-        if total > limits.maxQuantity {
-            guard capped else { return .quantityOutOfRange(max: limits.maxQuantity) }
-            total = limits.maxQuantity
+        let total: Int
+        switch try limits.lineAfterAdding(quantity, to: existing, capped: capped, lines: {
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM cart_items WHERE cart_id = ?"), arguments: [cartID]) ?? 0
+        }) {
+        case .success(let quantity): total = quantity
+        case .failure(let refusal): return refusal.change
         }
         if existing == nil {
-            let lines = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM cart_items WHERE cart_id = ?"), arguments: [cartID]) ?? 0
-            guard lines < limits.maxLines else { return .tooManyLines(max: limits.maxLines) }
             try db.cachedStatement(sql: "INSERT INTO cart_items (cart_id, sku, quantity) VALUES (?, ?, ?)")
                 .execute(arguments: [cartID, sku, total])
         } else {

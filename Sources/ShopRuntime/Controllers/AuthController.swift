@@ -9,6 +9,9 @@ import ShopStore
 struct AuthController {
     typealias Context = ShopRequestContext
     let auth: AuthService
+    /// Where a guest cart is merged into the user's at sign-in, within the cart limits.
+    let store: any CommerceStore
+    let cartLimits: CartLimits
     let policy: OriginPolicy
     let clientAddress: ClientAddress
     let perIP: RateLimiter
@@ -85,8 +88,8 @@ struct AuthController {
         }
         // API.md: signing in merges the guest cart into the user's cart.
         if let guest = request.headers[.xCartToken], Secrets.isWellFormedToken(guest, bytes: CartController.tokenBytes) {
-            try await auth.store.mergeGuestCart(tokenHash: Secrets.sha256Hex(guest), intoUser: account.id, limits: auth.cartLimits,
-                                                now: AuthService.now())
+            try await store.mergeGuestCart(tokenHash: Secrets.sha256Hex(guest), intoUser: account.id, limits: cartLimits,
+                                           now: AuthService.now())
         }
         context.logger.info("signed in", metadata: ["user": "\(account.id)"])
         return try respond(with: pair, request: request, context: context)

@@ -6,7 +6,7 @@ import ShopStore
 /// POST /api/checkout and PATCH /api/admin/variants/{sku} (API.md): the two writes of stock.
 struct OrderController {
     typealias Context = ShopRequestContext
-    let auth: AuthService
+    let store: any CommerceStore
     let currency: Currency
     let events: any StockEvents
     let metrics: RuntimeMetrics
@@ -58,20 +58,20 @@ struct OrderController {
 
     static let maxStock = 10_000_000
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.post("/api/checkout", use: checkout)
         router.patch("/api/admin/variants/:sku", use: updateVariant)
     }
 
     @Sendable func checkout(_ request: Request, context: Context) async throws -> Response {
-        let identity = try await auth.requireIdentity(request)
+        let identity = try context.requireIdentity()
         guard let key = request.headers[.idempotencyKey] else {
             throw APIError(.badRequest, "missing_idempotency_key", "Send an Idempotency-Key header (a UUID, say) with every checkout.")
         }
         guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw APIError(.badRequest, "invalid_idempotency_key", "The Idempotency-Key must be 1 to 255 visible ASCII characters.")
         }
-        let outcome = try await auth.store.checkout(userID: identity.userID, idempotencyKey: key, currency: currency.code,
+        let outcome = try await store.checkout(userID: identity.userID, idempotencyKey: key, currency: currency.code,
                                                     now: AuthService.now())
         switch outcome {
         case .placed(let order):
@@ -95,7 +95,7 @@ struct OrderController {
     }
 
     @Sendable func updateVariant(_ request: Request, context: Context) async throws -> Response {
-        let identity = try await auth.requireIdentity(request)
+        let identity = try context.requireIdentity()
         guard identity.role == .admin else { throw APIError(.forbidden, "forbidden", "Only an admin may change variants.") }
         let sku = try context.parameters.require("sku")
         try CartController.checkSKU(sku)
@@ -109,7 +109,7 @@ struct OrderController {
         if let price = patch.price_cents?.value, !(0...Money.maxMinorUnits).contains(price) {
             throw APIError.invalidField("price_cents", "price_cents must be between 0 and \(Money.maxMinorUnits).")
         }
-        guard let variant = try await auth.store.updateVariant(sku: sku, stock: patch.stock?.value, priceCents: patch.price_cents?.value,
+        guard let variant = try await store.updateVariant(sku: sku, stock: patch.stock?.value, priceCents: patch.price_cents?.value,
                                                                now: AuthService.now())
         else {
             throw APIError(.notFound, "unknown_sku", "No variant has the SKU \(sku.prefix(100)).", sku: sku)

@@ -16,15 +16,13 @@ final class AuthService: Sendable {
     let hasher: PasswordHasher
     let tokens: AccessTokens
     let settings: RuntimeSettings
-    let cartLimits: CartLimits
     private let successorKey: SymmetricKey
 
     static let refreshTokenBytes = 32
 
-    init(store: any CommerceStore, settings: RuntimeSettings, secret: [UInt8], cartLimits: CartLimits) {
+    init(store: any CommerceStore, settings: RuntimeSettings, secret: [UInt8]) {
         self.store = store
         self.settings = settings
-        self.cartLimits = cartLimits
         hasher = PasswordHasher(cost: settings.bcryptCost)
         tokens = AccessTokens(secret: secret, lifetimeSeconds: Int64(settings.accessTokenMinutes * 60))
         // A key of its own, derived from the secret, so a refresh successor is never a valid signature.
@@ -130,25 +128,6 @@ final class AuthService: Sendable {
         let tokenID = String(Secrets.sha256Hex("access:" + refresh).prefix(32))
         let access = try await tokens.sign(userID: userID, role: role, issuedAt: issuedAt, tokenID: tokenID)
         return TokenPair(access_token: access, refresh_token: refresh, token_type: "Bearer", expires_in: tokens.lifetime)
-    }
-
-    /// The caller's identity from `Authorization: Bearer`, nil without the header; 401 for a
-    /// header that is present but not a valid token (a bad token is never treated as a guest).
-    func identity(_ request: Request) async throws -> Identity? {
-        guard let header = request.headers[.authorization] else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw APIError.invalidToken }
-        // trimmingSpaces, not Foundation's trimmingCharacters: that bridges through NSString and
-        // was 5% of a cart call. A token holds no other white space (anything else fails).
-        guard let identity = await tokens.verify(String(parts[1].trimmingSpaces)) else {
-            throw APIError.invalidToken
-        }
-        return identity
-    }
-
-    func requireIdentity(_ request: Request) async throws -> Identity {
-        guard let identity = try await identity(request) else { throw APIError.unauthorized }
-        return identity
     }
 }
 

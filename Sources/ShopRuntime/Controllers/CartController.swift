@@ -7,7 +7,7 @@ import ShopStore
 /// X-Cart-Token (128 random bits, stored hashed); its id is informative and opens nothing.
 struct CartController {
     typealias Context = ShopRequestContext
-    let auth: AuthService
+    let store: any CommerceStore
     let currency: Currency
     let limits: CartLimits
 
@@ -66,7 +66,7 @@ struct CartController {
         let quantity: WholeNumber
     }
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.get("/api/cart", use: show)
         router.post("/api/cart/items", use: add)
         router.patch("/api/cart/items/:sku", use: update)
@@ -80,8 +80,8 @@ struct CartController {
 
     /// The user's cart when a valid bearer token comes (an invalid one is a 401, never a guest);
     /// otherwise the guest cart of the X-Cart-Token.
-    private func owner(_ request: Request) async throws -> Owner {
-        if let identity = try await auth.identity(request) { return .known(.user(id: identity.userID)) }
+    private func owner(_ request: Request, _ context: Context) throws -> Owner {
+        if let identity = context.identity { return .known(.user(id: identity.userID)) }
         guard let token = request.headers[.xCartToken] else { return .none }
         guard Secrets.isWellFormedToken(token, bytes: Self.tokenBytes) else { throw Self.cartNotFound }
         return .known(.guest(tokenHash: Secrets.sha256Hex(token)))
@@ -92,18 +92,18 @@ struct CartController {
     }
 
     private func respond(_ owner: CartOwner?, request: Request, context: Context, newToken: String? = nil) async throws -> Response {
-        let cart = try await owner.asyncMap { try await auth.store.cart(of: $0) } ?? nil
+        let cart = try await owner.asyncMap { try await store.cart(of: $0) } ?? nil
         var response = CartResponse(cart, currency: currency).json.response()
         if let newToken { response.headers[.xCartToken] = newToken }
         return response
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
-        switch try await owner(request) {
+        switch try owner(request, context) {
         case .none:
             return try await respond(nil, request: request, context: context)
         case .known(let owner):
-            if case .guest = owner, try await auth.store.cart(of: owner) == nil { throw Self.cartNotFound }
+            if case .guest = owner, try await store.cart(of: owner) == nil { throw Self.cartNotFound }
             return try await respond(owner, request: request, context: context)
         }
     }
@@ -113,7 +113,7 @@ struct CartController {
     }
 
     @Sendable func add(_ request: Request, context: Context) async throws -> Response {
-        let who = try await owner(request)
+        let who = try owner(request, context)
         guard let input = try await JSONInput.decode(AddInput.self, from: request, context: context) else { throw Self.cartNotFound }
         try Self.checkSKU(input.sku)
         guard (1...limits.maxQuantity).contains(input.quantity.value) else {
@@ -128,10 +128,10 @@ struct CartController {
             newToken = token
             cartOwner = .guest(tokenHash: Secrets.sha256Hex(token))
         case .known(let owner):
-            if case .guest = owner, try await auth.store.cart(of: owner) == nil { throw Self.cartNotFound }
+            if case .guest = owner, try await store.cart(of: owner) == nil { throw Self.cartNotFound }
             cartOwner = owner
         }
-        let (change, cart) = try await auth.store.addToCartReadingCart(cartOwner, sku: input.sku, quantity: input.quantity.value,
+        let (change, cart) = try await store.addToCartReadingCart(cartOwner, sku: input.sku, quantity: input.quantity.value,
                                                                       limits: limits, now: AuthService.now())
         try Self.check(change, sku: input.sku)
         var response = CartResponse(cart, currency: currency).json.response()
@@ -142,12 +142,12 @@ struct CartController {
     @Sendable func update(_ request: Request, context: Context) async throws -> Response {
         let sku = try context.parameters.require("sku")
         try Self.checkSKU(sku)
-        guard case .known(let owner) = try await owner(request) else { throw Self.cartNotFound }
+        guard case .known(let owner) = try owner(request, context) else { throw Self.cartNotFound }
         guard let input = try await JSONInput.decode(QuantityInput.self, from: request, context: context) else { throw Self.cartNotFound }
         guard (0...limits.maxQuantity).contains(input.quantity.value) else {
             throw APIError.invalidField("quantity", "quantity must be between 0 (remove the line) and \(limits.maxQuantity).")
         }
-        try Self.check(try await auth.store.setCartQuantity(owner, sku: sku, quantity: input.quantity.value, limits: limits,
+        try Self.check(try await store.setCartQuantity(owner, sku: sku, quantity: input.quantity.value, limits: limits,
                                                             now: AuthService.now()), sku: sku)
         return try await respond(owner, request: request, context: context)
     }
@@ -155,9 +155,9 @@ struct CartController {
     @Sendable func remove(_ request: Request, context: Context) async throws -> Response {
         let sku = try context.parameters.require("sku")
         try Self.checkSKU(sku)
-        guard case .known(let owner) = try await owner(request) else { throw Self.cartNotFound }
+        guard case .known(let owner) = try owner(request, context) else { throw Self.cartNotFound }
         // Removing a line that is not there leaves the cart as asked: not an error.
-        let change = try await auth.store.setCartQuantity(owner, sku: sku, quantity: 0, limits: limits, now: AuthService.now())
+        let change = try await store.setCartQuantity(owner, sku: sku, quantity: 0, limits: limits, now: AuthService.now())
         if change == .noCart, case .guest = owner { throw Self.cartNotFound }
         return try await respond(owner, request: request, context: context)
     }
