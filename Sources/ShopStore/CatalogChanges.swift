@@ -14,7 +14,6 @@ struct CatalogChanges {
         case updateVariant(handle: String, position: Int, variant: Variant)
         case replaceImages(handle: String, images: [ProductImage])
         case replaceTags(handle: String, tags: [String])
-        case replaceCollection(handle: String, productType: String)
     }
 
     private(set) var steps: [Step] = []
@@ -99,9 +98,6 @@ struct CatalogChanges {
         }
         if existing?.images != product.images { steps.append(.replaceImages(handle: product.handle, images: product.images)) }
         if existing?.tags != product.tags { steps.append(.replaceTags(handle: product.handle, tags: product.tags)) }
-        if existing?.productType != product.productType {
-            steps.append(.replaceCollection(handle: product.handle, productType: product.productType))
-        }
     }
 
     /// The shape rules the schema relies on, checked before anything is written.
@@ -126,15 +122,6 @@ struct CatalogChanges {
             guard variant.priceCents >= 0, (variant.compareAtCents ?? 0) >= 0 else { throw invalid("variant \(variant.sku) has a negative price") }
         }
     }
-}
-
-/// Result of a conditional stock decrement.
-public enum StockDecrement: Sendable, Equatable {
-    /// Done; the stock that is left.
-    case decremented(remaining: Int)
-    /// Not enough stock: nothing changed.
-    case insufficient(available: Int)
-    case unknownSKU
 }
 
 extension Array {

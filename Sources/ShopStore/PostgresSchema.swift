@@ -179,6 +179,11 @@ enum PostgresSchema {
         ("v6-backorders", [
             "ALTER TABLE order_items ADD COLUMN backordered BIGINT NOT NULL DEFAULT 0 CHECK (backordered >= 0 AND backordered <= quantity)",
         ]),
+        // See SQLiteSchema: written on every import, never read.
+        ("v7-no-collection-tables", [
+            "DROP TABLE product_collections",
+            "DROP TABLE collections",
+        ]),
     ]
 
     /// Applies what is missing, in one transaction under an advisory lock, so that several

@@ -341,25 +341,6 @@ public final class PostgresStore: Store, Sendable {
                 JOIN products p ON p.handle = u.handle
                 """, logger: logger)
         }
-        for handles in batch.collectionHandles.chunks() {
-            try await connection.query("""
-                DELETE FROM product_collections WHERE product_id IN (SELECT id FROM products WHERE handle = ANY(\(Array(handles))))
-                """, logger: logger)
-        }
-        for rows in batch.collections.chunks() {
-            // The product's Type is its collection.
-            let handles = rows.map(\.handle), collections = rows.map(\.collection), titles = rows.map(\.title)
-            try await connection.query("""
-                INSERT INTO collections (handle, title)
-                SELECT DISTINCT ON (collection) collection, title FROM UNNEST(\(collections)::text[], \(titles)::text[]) AS u(collection, title)
-                ON CONFLICT (handle) DO NOTHING
-                """, logger: logger)
-            try await connection.query("""
-                INSERT INTO product_collections (product_id, collection_id)
-                SELECT p.id, c.id FROM UNNEST(\(handles)::text[], \(collections)::text[]) AS u(handle, collection)
-                JOIN products p ON p.handle = u.handle JOIN collections c ON c.handle = u.collection
-                """, logger: logger)
-        }
     }
 
     /// A plan's steps sorted by kind, in the order they must run.
@@ -372,8 +353,6 @@ public final class PostgresStore: Store, Sendable {
         var images: [(handle: String, image: ProductImage)] = []
         var tagHandles: [String] = []
         var tags: [(handle: String, name: String, position: Int)] = []
-        var collectionHandles: [String] = []
-        var collections: [(handle: String, collection: String, title: String)] = []
 
         mutating func add(_ step: CatalogChanges.Step) {
             switch step {
@@ -387,10 +366,6 @@ public final class PostgresStore: Store, Sendable {
             case .replaceTags(let handle, let list):
                 tagHandles.append(handle)
                 tags += list.enumerated().map { (handle, $1, $0) }
-            case .replaceCollection(let handle, let productType):
-                collectionHandles.append(handle)
-                let collection = Handle.slug(productType)
-                if !collection.isEmpty { collections.append((handle, collection, productType)) }
             }
         }
     }
@@ -440,29 +415,6 @@ public final class PostgresStore: Store, Sendable {
             images = rows.map(\.variant.imageSrc)
             units = rows.map(\.variant.weightUnit)
         }
-    }
-
-    public func decrementStock(sku: String, quantity: Int) async throws -> StockDecrement {
-        precondition(quantity >= 1, "a decrement takes at least one unit")
-        let now = ISO8601DateFormatter().string(from: Date())
-        // One statement: under concurrency PostgreSQL re-checks `stock >= quantity` on the row it
-        // locked, so two buyers of the last unit cannot both succeed. Its event in the same transaction.
-        let logger = self.logger
-        let taken: Int? = try await Self.unwrappingTransactionErrors {
-            try await client.withTransaction(logger: logger) { connection in
-                var remaining: Int?
-                for try await value in try await connection.query("""
-                    UPDATE variants SET stock = stock - \(quantity), updated_at = \(now)
-                    WHERE sku = \(sku) AND stock >= \(quantity) RETURNING stock
-                    """, logger: logger).decode(Int.self) { remaining = value }
-                if let remaining { try await Self.recordStockEvents([(sku, remaining)], connection: connection, logger: logger) }
-                return remaining
-            }
-        }
-        if let taken { return .decremented(remaining: taken) }
-        let current = try await client.query("SELECT stock FROM variants WHERE sku = \(sku)", logger: logger)
-        for try await available in current.decode(Int.self) { return .insufficient(available: available) }
-        return .unknownSKU
     }
 }
 

@@ -206,6 +206,11 @@ enum SQLiteSchema {
                 ALTER TABLE order_items ADD COLUMN backordered INTEGER NOT NULL DEFAULT 0 CHECK (backordered >= 0)
                 """)
         }
+        // The collections tables of v1 were written on every import and never read: the build
+        // gathers collections from the products' types and tags (ProductCollection).
+        migrator.registerMigration("v7-no-collection-tables", foreignKeyChecks: .immediate) { db in
+            try db.execute(sql: "DROP TABLE product_collections; DROP TABLE collections;")
+        }
         return migrator
     }()
 }

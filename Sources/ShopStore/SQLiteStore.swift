@@ -370,35 +370,6 @@ public final class SQLiteStore: Store {
                 try db.cachedStatement(sql: "INSERT INTO tags (product_id, name, position) VALUES (\(productID), ?, ?)")
                     .execute(arguments: [handle, tag, index])
             }
-        case .replaceCollection(let handle, let productType):
-            // The product's Type is its collection.
-            try db.cachedStatement(sql: "DELETE FROM product_collections WHERE product_id = \(productID)").execute(arguments: [handle])
-            let collection = Handle.slug(productType)
-            if !collection.isEmpty {
-                try db.cachedStatement(sql: "INSERT INTO collections (handle, title) VALUES (?, ?) ON CONFLICT (handle) DO NOTHING")
-                    .execute(arguments: [collection, productType])
-                try db.cachedStatement(sql: """
-                    INSERT INTO product_collections (product_id, collection_id) SELECT \(productID), id FROM collections WHERE handle = ?
-                    """).execute(arguments: [handle, collection])
-            }
-        }
-    }
-
-    public func decrementStock(sku: String, quantity: Int) async throws -> StockDecrement {
-        precondition(quantity >= 1, "a decrement takes at least one unit")
-        return try await pool.write { db in
-            let now = ISO8601DateFormatter().string(from: Date())
-            if let remaining = try Int.fetchOne(db, sql: """
-                UPDATE variants SET stock = stock - ?, updated_at = ? WHERE sku = ? AND stock >= ? RETURNING stock
-                """, arguments: [quantity, now, sku, quantity])
-            {
-                try Self.recordStockEvents([(sku, remaining)], db: db)
-                return .decremented(remaining: remaining)
-            }
-            guard let available = try Int.fetchOne(db, sql: "SELECT stock FROM variants WHERE sku = ?", arguments: [sku]) else {
-                return .unknownSKU
-            }
-            return .insufficient(available: available)
         }
     }
 }

@@ -25,11 +25,6 @@ public protocol Store: Sendable {
     /// Current stock of the given SKUs of published products; unknown SKUs are left out.
     func stock(skus: [String]) async throws -> [String: Int]
 
-    /// Takes `quantity` (at least 1) from a variant's stock in one conditional update, never a
-    /// read-modify-write: concurrent callers can never sell more than there is, and the
-    /// database's CHECK (stock >= 0) refuses it even if this code were wrong.
-    func decrementStock(sku: String, quantity: Int) async throws -> StockDecrement
-
     /// Answers when the database does: for readiness checks.
     func ping() async throws
 

@@ -64,8 +64,6 @@ struct CompiledTemplates: Sendable {
         return found
     }
 
-    func has(_ name: String) -> Bool { templates[name] != nil }
-
     /// Renders template `name` with `context` as the bottom of the context stack.
     func render(_ name: String, context: TemplateValue) -> [UInt8]? {
         guard let nodes = templates[name] else { return nil }

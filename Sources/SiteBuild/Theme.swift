@@ -11,9 +11,9 @@ public struct Theme: Sendable {
         "base", "home", "product", "page", "404", "collection", "collections", "header", "footer",
     ]
 
-    /// swift-mustache's reading of the templates: the judge of valid Mustache, with its messages.
-    public let library: MustacheLibrary
-    /// The same templates as pages are rendered from (CompiledTemplates.swift says why).
+    /// The templates pages are rendered from (CompiledTemplates.swift says why). swift-mustache
+    /// parses each one first, as the judge of valid Mustache with its file:line messages; its
+    /// parse is not kept (nothing renders with it but the tests, as an oracle).
     let compiled: CompiledTemplates
     /// Where each template came from, for messages.
     public let templateFiles: [String: String]
@@ -34,7 +34,6 @@ public struct Theme: Sendable {
         for (name, path) in try files(in: config.resolve("layouts"), withExtension: "mustache") { sources[name] = path }
 
         _ = HTMLEscaping.registered
-        var library = MustacheLibrary()
         var compiled = CompiledTemplates()
         var texts: [String: String] = [:]
         for (name, path) in sources.sorted(by: { $0.key < $1.key }) {
@@ -45,7 +44,7 @@ public struct Theme: Sendable {
             do {
                 // On a line of its own (a standalone tag leaves no trace in the output) before the
                 // file's first line; errors count lines from the file's own first line.
-                library.register(try MustacheTemplate(string: HTMLEscaping.pragma + "\n" + text), named: name)
+                _ = try MustacheTemplate(string: HTMLEscaping.pragma + "\n" + text)
             } catch let error as MustacheTemplate.ParserError {
                 let near = error.context.line.trimmingCharacters(in: .whitespaces)
                 throw BuildError(.theme, file: path, line: max(1, error.context.lineNumber - 1),
@@ -67,7 +66,7 @@ public struct Theme: Sendable {
         var staticFiles: [String: String] = [:]
         for (name, path) in try files(in: "\(themeRoot)/static", withExtension: nil) { staticFiles[name] = path }
         for (name, path) in try files(in: config.resolve("static"), withExtension: nil) { staticFiles[name] = path }
-        return Theme(library: library, compiled: compiled, templateFiles: sources, templateTexts: texts, staticFiles: staticFiles)
+        return Theme(compiled: compiled, templateFiles: sources, templateTexts: texts, staticFiles: staticFiles)
     }
 
     /// Regular files under `directory`, keyed by relative path (without `ext` when given).

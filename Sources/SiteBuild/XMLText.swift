@@ -37,14 +37,4 @@ enum XMLText {
         }
         return String(decoding: out, as: UTF8.self)
     }
-
-    /// XML 1.0's Char production; a Swift string cannot hold surrogates, so only these remain to refuse.
-    static func isAllowed(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case 0x09, 0x0A, 0x0D: return true
-        case 0x00..<0x20: return false
-        case 0xFFFE, 0xFFFF: return false
-        default: return true
-        }
-    }
 }

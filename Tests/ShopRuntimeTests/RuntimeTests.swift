@@ -274,7 +274,7 @@ func decodeError(_ response: TestResponse) throws -> ErrorBody {
             let changed = try #require(try await Self.product(client))
             #expect(changed.title == "Fig, Red Bowl" && changed.variants.first?.price_cents == 2600)
 
-            _ = try await other.decrementStock(sku: "LP-FIG-A4", quantity: 2)
+            _ = try await other.updateVariant(sku: "LP-FIG-A4", stock: 10, priceCents: nil, now: 1)
             #expect(try await Self.product(client)?.variants.first?.stock == 10)
             #expect(try await Self.stock(client, "LP-FIG-A4,nope") == ["LP-FIG-A4": 10])
 

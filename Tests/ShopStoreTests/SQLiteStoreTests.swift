@@ -169,8 +169,11 @@ struct CatalogRevisionTests {
         try await expectMoved("a product unpublished")
         _ = try await runtime.upsert([Sample.simple(handle: "poster", sku: "P-1", priceCents: 1700, stock: 5)])
         try await expectMoved("a product published again")
-        _ = try await runtime.decrementStock(sku: "P-1", quantity: 2)
-        try await expectMoved("stock taken")
+        let buyer = try await runtime.createUser(email: "buyer@example.com", passwordHash: "h", role: .customer)
+        _ = try await runtime.addToCart(.user(id: buyer.id), sku: "P-1", quantity: 2, limits: CartLimits(), now: 1)
+        try await expectStill("a cart line added")
+        _ = try await runtime.checkout(userID: buyer.id, idempotencyKey: "k", currency: "EUR", now: 1)
+        try await expectMoved("stock taken by a checkout")
         _ = try await runtime.updateVariant(sku: "P-1", stock: 9, priceCents: nil, now: 1)
         try await expectMoved("stock set by an admin")
         _ = try await runtime.upsert([Product(handle: "poster", title: "Poster", productType: "Poster", published: true, variants: [

@@ -7,52 +7,9 @@ import ShopStore
 import ShopTestSupport
 import Testing
 
-/// Stock can fail to sell, never oversell: the contract of `decrementStock`, on every backend.
+/// Stock can never go negative, whatever writes it (checkout's rule is CommerceContractTests').
 @Suite("Store contract: stock")
 struct StockContractTests {
-    @Test("A decrement takes stock, refuses what is not there, and knows unknown SKUs", arguments: Backend.available)
-    func decrementOutcomes(backend: Backend) async throws {
-        let opened = try await backend.open()
-        defer { opened.remove() }
-        let store = opened.store
-        _ = try await store.upsert([Sample.simple(handle: "mug", sku: "MUG-1", stock: 5)])
-
-        #expect(try await store.decrementStock(sku: "MUG-1", quantity: 2) == .decremented(remaining: 3))
-        #expect(try await store.decrementStock(sku: "MUG-1", quantity: 4) == .insufficient(available: 3))
-        #expect(try await store.stock(skus: ["MUG-1"]) == ["MUG-1": 3], "a refused decrement changes nothing")
-        #expect(try await store.decrementStock(sku: "MUG-1", quantity: 3) == .decremented(remaining: 0))
-        #expect(try await store.decrementStock(sku: "MUG-1", quantity: 1) == .insufficient(available: 0))
-        #expect(try await store.decrementStock(sku: "NO-SUCH-SKU", quantity: 1) == .unknownSKU)
-        try await store.close()
-    }
-
-    /// Medusa's way: fire the requests at once, then judge the end state, not who won.
-    @Test("200 concurrent decrements of 1 against stock 50 succeed exactly 50 times", arguments: Backend.available)
-    func concurrentDecrementsNeverOversell(backend: Backend) async throws {
-        let opened = try await backend.open()
-        defer { opened.remove() }
-        let store = opened.store
-        _ = try await store.upsert([Sample.simple(handle: "last-prints", sku: "HOT-1", stock: 50)])
-
-        let outcomes = try await withThrowingTaskGroup(of: StockDecrement.self) { group in
-            for _ in 0..<200 {
-                group.addTask { try await store.decrementStock(sku: "HOT-1", quantity: 1) }
-            }
-            var outcomes: [StockDecrement] = []
-            for try await outcome in group { outcomes.append(outcome) }
-            return outcomes
-        }
-        let sold = outcomes.filter { if case .decremented = $0 { true } else { false } }
-        let refused = outcomes.filter { if case .insufficient = $0 { true } else { false } }
-        #expect(sold.count == 50)
-        #expect(refused.count == 150)
-        // Every success saw a distinct remaining count: 49, 48, ... 0, each exactly once.
-        let remaining = sold.compactMap { if case .decremented(let left) = $0 { left } else { nil } }
-        #expect(Set(remaining) == Set(0..<50))
-        #expect(try await store.stock(skus: ["HOT-1"]) == ["HOT-1": 0])
-        try await store.close()
-    }
-
     /// The last line of defence: even SQL that bypasses the Store cannot make stock negative.
     @Test("The database itself refuses negative stock", arguments: Backend.available)
     func databaseRefusesNegativeStock(backend: Backend) async throws {
@@ -95,7 +52,7 @@ struct PostgresStoreTests {
         let (a, b) = try await (first, second)
         _ = try await a.upsert([Sample.figPrint()])
         #expect(try await b.catalog(includeUnpublished: true) == [Sample.figPrint()])
-        #expect(try await b.decrementStock(sku: "FIG-A4-NONE-MATTE", quantity: 2) == .decremented(remaining: 10))
+        _ = try await b.updateVariant(sku: "FIG-A4-NONE-MATTE", stock: 10, priceCents: nil, now: 1)
         #expect(try await a.stock(skus: ["FIG-A4-NONE-MATTE"]) == ["FIG-A4-NONE-MATTE": 10])
         try await a.close()
         try await b.close()

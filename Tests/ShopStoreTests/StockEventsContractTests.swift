@@ -13,7 +13,7 @@ import Testing
 struct StockEventsContractTests {
     static let limits = CartLimits()
 
-    @Test("Checkout, admin edits, imports and decrements write events; refused and rolled-back changes write none",
+    @Test("Checkouts, admin edits and imports write events; refused and rolled-back changes write none",
           arguments: Backend.available)
     func writesOnlyCommittedChanges(backend: Backend) async throws {
         let opened = try await backend.open()
@@ -54,10 +54,16 @@ struct StockEventsContractTests {
         _ = try await store.updateVariant(sku: "A", stock: nil, priceCents: 1, now: 5)
         #expect(try await store.stockEventHorizon().latest == checkout.last?.seq, "a price-only edit announces nothing")
         _ = try await store.updateVariant(sku: "A", stock: 9, priceCents: nil, now: 6)
-        #expect(try await store.decrementStock(sku: "A", quantity: 4) == .decremented(remaining: 5))
-        #expect(try await store.decrementStock(sku: "A", quantity: 40) == .insufficient(available: 5))
+        _ = try await store.addToCart(.user(id: user.id), sku: "A", quantity: 4, limits: Self.limits, now: 7)
+        guard case .placed = try await store.checkout(userID: user.id, idempotencyKey: "k3", currency: "EUR", now: 7) else {
+            Issue.record("the second checkout should have placed an order")
+            return
+        }
+        _ = try await store.addToCart(.user(id: user.id), sku: "A", quantity: 40, limits: Self.limits, now: 8)
+        #expect(try await store.checkout(userID: user.id, idempotencyKey: "k4", currency: "EUR", now: 8)
+            == .insufficientStock(sku: "A", available: 5))
         let later = try await store.stockEvents(after: checkout.last!.seq, limit: 100)
-        #expect(later.map(\.stock) == [9, 5])
+        #expect(later.map(\.stock) == [9, 5], "the admin edit and the checkout; the refused checkout none")
         try await store.close()
     }
 
