@@ -8,6 +8,7 @@
 #   bench/build.sh                      # 10,000 products, 3 runs, then ishop alone on 100,000
 #   PRODUCTS=1000 RUNS=5 SCALE=0 bench/build.sh
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 root=$(pwd)
 products=${PRODUCTS:-10000}
@@ -58,7 +59,6 @@ YML
 mkdir -p "$work/old"
 aside() { for path in "$@"; do [[ -e $path ]] && mv "$path" "$work/old/$(date +%s%N)"; done; return 0; }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A wall peak
 measure() {  # name, folder, command...: runs the command RUNS times from scratch
   local name=$1 dir=$2; shift 2
@@ -139,7 +139,6 @@ for ((r = 1; r <= runs; r++)); do sync; reprice $((r + runs + 1)); timed_gz >> "
 { read -r one_gz_wall; read -r one_gz_peak; } < <(medians "$work/one_gz.times")
 hugo_pages=$(find "$work/hugo/public" -name '*.html' | wc -l)
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a / b}'; }
 machine="$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(date -u +%Y-%m-%d), $(hugo version | awk '{print $1, $2}')"
 table="Command: \`bench/build.sh\` (PRODUCTS=$products RUNS=$runs), release build, $machine.
 Median of $runs runs of each row but the first change after a build from scratch (one run: it happens once); memory is peak RSS.
@@ -147,15 +146,15 @@ Median of $runs runs of each row but the first change after a build from scratch
 | build | HTML pages | wall time | peak memory | Hugo's time / this | this memory / Hugo's |
 |---|---:|---:|---:|---:|---:|
 | Hugo, pages only | $hugo_pages | ${wall[hugo]} s | ${peak[hugo]} MiB | 1.0 | 1.0 |
-| floor: Hugo's files written from memory, nothing rendered, then synced | $hugo_pages | ${floor_total[hugo]} s (write ${floor_write[hugo]} s) | | $(ratio "${wall[hugo]}" "${floor_total[hugo]}") ($(ratio "${wall[hugo]}" "${floor_write[hugo]}") unsynced) | |
-| floor: ishop's files for Hugo's outputs, written the same way | $same_pages | ${floor_total[ishop_same]} s (write ${floor_write[ishop_same]} s) | | $(ratio "${wall[hugo]}" "${floor_total[ishop_same]}") ($(ratio "${wall[hugo]}" "${floor_write[ishop_same]}") unsynced) | |
-| ishop build, Hugo's outputs (no tag collections, feeds or search index), precompress off | $same_pages | ${wall[ishop_same]} s | ${peak[ishop_same]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop_same]}") | $(ratio "${peak[ishop_same]}" "${peak[hugo]}") |
-| ishop build, precompress off | $pages | ${wall[ishop]} s | ${peak[ishop]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop]}") | $(ratio "${peak[ishop]}" "${peak[hugo]}") |
-| ishop build, precompress on (.gz beside every text file) | $pages | ${wall[ishop_gz]} s | ${peak[ishop_gz]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop_gz]}") | $(ratio "${peak[ishop_gz]}" "${peak[hugo]}") |
-| ishop rebuild, nothing changed | $pages | ${noop_wall} s | $((noop_peak / 1024)) MiB | $(ratio "${wall[hugo]}" "$noop_wall") | |
-| ishop rebuild, one product's price changed | $pages | ${one_wall} s | $((one_peak / 1024)) MiB | $(ratio "${wall[hugo]}" "$one_wall") | |
-| ishop rebuild, one product's price changed, precompress on | $pages | ${one_gz_wall} s | $((one_gz_peak / 1024)) MiB | $(ratio "${wall[hugo]}" "$one_gz_wall") | |
-| ishop first change after a build from scratch (links the whole tree once) | $pages | ${relink_wall} s | $((relink_peak / 1024)) MiB | $(ratio "${wall[hugo]}" "$relink_wall") | |"
+| floor: Hugo's files written from memory, nothing rendered, then synced | $hugo_pages | ${floor_total[hugo]} s (write ${floor_write[hugo]} s) | | $(ratio "${wall[hugo]}" "${floor_total[hugo]}" 1) ($(ratio "${wall[hugo]}" "${floor_write[hugo]}" 1) unsynced) | |
+| floor: ishop's files for Hugo's outputs, written the same way | $same_pages | ${floor_total[ishop_same]} s (write ${floor_write[ishop_same]} s) | | $(ratio "${wall[hugo]}" "${floor_total[ishop_same]}" 1) ($(ratio "${wall[hugo]}" "${floor_write[ishop_same]}" 1) unsynced) | |
+| ishop build, Hugo's outputs (no tag collections, feeds or search index), precompress off | $same_pages | ${wall[ishop_same]} s | ${peak[ishop_same]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop_same]}" 1) | $(ratio "${peak[ishop_same]}" "${peak[hugo]}" 1) |
+| ishop build, precompress off | $pages | ${wall[ishop]} s | ${peak[ishop]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop]}" 1) | $(ratio "${peak[ishop]}" "${peak[hugo]}" 1) |
+| ishop build, precompress on (.gz beside every text file) | $pages | ${wall[ishop_gz]} s | ${peak[ishop_gz]} MiB | $(ratio "${wall[hugo]}" "${wall[ishop_gz]}" 1) | $(ratio "${peak[ishop_gz]}" "${peak[hugo]}" 1) |
+| ishop rebuild, nothing changed | $pages | ${noop_wall} s | $((noop_peak / 1024)) MiB | $(ratio "${wall[hugo]}" "$noop_wall" 1) | |
+| ishop rebuild, one product's price changed | $pages | ${one_wall} s | $((one_peak / 1024)) MiB | $(ratio "${wall[hugo]}" "$one_wall" 1) | |
+| ishop rebuild, one product's price changed, precompress on | $pages | ${one_gz_wall} s | $((one_gz_peak / 1024)) MiB | $(ratio "${wall[hugo]}" "$one_gz_wall" 1) | |
+| ishop first change after a build from scratch (links the whole tree once) | $pages | ${relink_wall} s | $((relink_peak / 1024)) MiB | $(ratio "${wall[hugo]}" "$relink_wall" 1) | |"
 
 # Scale: ishop alone on a catalog SCALE products large, against its own time on PRODUCTS.
 if (( scale > 0 )); then
@@ -176,4 +175,4 @@ if (( scale > 0 )); then
 | $scale products | $large_pages | ${wall[large]} s | ${peak[large]} MiB | $growth |"
 fi
 echo "$table"
-printf '%s\n' "$table" | python3 "$root/bench/doc_table.py" "$root/docs/benchmarks.md" build "Static build against Hugo"
+printf '%s\n' "$table" | write_doc_table build "Static build against Hugo"

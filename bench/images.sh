@@ -16,6 +16,7 @@
 # quality rows stay in SCRATCH_DIR (default: a new /tmp/ishop-bench-images.XXXXXX). Writes its
 # table into docs/benchmarks.md between the images markers, and prints it.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 repo=$(cd "$(dirname "$0")/.." && pwd)
 shared=$(cd "$repo/../shared" 2>/dev/null && pwd) || { echo "error: ../shared not found beside the repository" >&2; exit 1; }
 bench=$shared/bench
@@ -93,7 +94,6 @@ src_mb=$(du -cb site/static/images/products/* | tail -1 | awk '{printf "%.1f", $
 src_mp=$(for f in site/static/images/products/*; do vipsheader -f width "$f"; vipsheader -f height "$f"; done | paste - - | awk '{s += $1 * $2} END {printf "%.0f", s / 1e6}')
 echo "$count photos, $src_mb MB, $src_mp megapixels"
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2] + a[NR/2+1]) / 2}'; }
 col() { awk -v c="$2" '{print $c}' "$1" | median; }  # FILE N: median of column N
 # From a /usr/bin/time -v file: wall seconds, peak RSS (KiB), CPU seconds (user + system, children included).
 tv_wall() { awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$1"; }
@@ -201,7 +201,6 @@ fi
 
 # ---------------------------------------------------------------- the table
 per_photo() { awk -v s="$1" -v n="$count" 'BEGIN {printf "%.0f", s * 1000 / n}'; }  # seconds -> ms per photo
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b == 0) print "–"; else printf "%.2f", a / b}'; }
 mib() { awk -v k="$1" 'BEGIN {printf "%.0f", k / 1024}'; }
 met() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN {if (v == "" || v == "–") print "not measured"; else if ((dir == "ge" && v >= t) || (dir == "lt" && v < t)) print "**met**"; else print "**not met**"}'; }
 declare -A W C   # [side,cores]: wall and CPU ms per photo
@@ -326,5 +325,5 @@ Issue 5's targets, this run (wall time, as the issue states them; CPU ratio in b
 
 echo
 echo "$table" | tee results.md
-printf '%s\n' "$table" | "$py" "$repo/bench/doc_table.py" "$repo/docs/benchmarks.md" images "Images"
+printf '%s\n' "$table" | write_doc_table images "Images"
 echo "details: $scratch (logs/, quality/quality.csv, results.md)"

@@ -7,6 +7,7 @@
 #   bench/import.sh                 # sizes 1000 10000 50000
 #   SIZES="10000" bench/import.sh
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 root=$(pwd)
 sizes=${SIZES:-"1000 10000 50000"}
@@ -52,4 +53,4 @@ table="Command: \`bench/import.sh\` (SIZES=\"$sizes\"), release build, $machine.
 
 $rows"
 echo "$table"
-printf '%s\n' "$table" | python3 "$root/bench/doc_table.py" "$root/docs/benchmarks.md" import "Import scale"
+printf '%s\n' "$table" | write_doc_table import "Import scale"

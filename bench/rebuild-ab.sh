@@ -12,6 +12,7 @@
 # To get an older binary: git stash (or check out the older Sources), swift build -c release
 # --product ishop, copy .build/release/ishop aside, and go back.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 [ $# -ge 2 ] || { sed -n '2,13p' "$0"; exit 2; }
 cd "$(dirname "$0")/.."
 products=${PRODUCTS:-10000}
@@ -70,6 +71,6 @@ done
 echo "one product's price changed, $products products, $rounds rounds, alternating:"
 for number in "${!binaries[@]}"; do
   times=$(awk -v n="$number" '$1 == n {print $2}' "$work/times" | sort -n)
-  median=$(awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}' <<<"$times")
+  median=$(median <<<"$times")
   echo "${binaries[$number]}: $(tr '\n' ' ' <<<"$times")s; median $median s"
 done

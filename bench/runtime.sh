@@ -12,6 +12,7 @@
 # Only the server processes this script starts are stopped (by PID). Loopback only.
 set -euo pipefail
 [ $# -eq 1 ] || { sed -n '2,11p' "$0"; exit 2; }
+source "$(dirname "$0")/lib.sh"
 repo=$(cd "$(dirname "$0")/.." && pwd)
 shared=$(cd "$repo/../shared" && pwd)
 load=$shared/bench/load
@@ -58,24 +59,13 @@ environments:
 YAML
 "$ishop" import shopify --config "$scratch/site.yml" --env bench "${csvs[@]}" >/dev/null
 
-server_pid=""
-stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
-  fi
-}
 trap stop_server EXIT
 
 run_one() {  # $1 = label, then the server command
-  local label=$1 log="$results/$1.log" t0 r; shift
+  local label=$1 log="$results/$1.log" r; shift
   : > "$log"
   for r in $(seq 1 "$RUNS"); do
-    t0=$(date +%s%N)
-    "$@" > "$results/server-$label.log" 2>&1 &
-    server_pid=$!
-    python3 "$load/wait_ready.py" "$base/healthz" "$t0" --timeout 60 | sed "s/^/$label | /" | tee -a "$log"
+    start_server "$results/server-$label.log" "$base/healthz" "$@" | sed "s/^/$label | /" | tee -a "$log"
     sleep 2
     python3 "$load/rss_sample.py" --pid "$server_pid" --duration 0 | sed "s/^RSS/$label | RSS_IDLE/" | tee -a "$log"
     "$load/http_load.sh" "$base" "${csv_args[@]}" --duration "$DURATION" --conns "$CONNS" --threads "$THREADS" \
@@ -173,5 +163,5 @@ PY2
 echo
 echo "$table"
 if [ "${DOC:-1}" != 0 ]; then
-  printf '%s\n' "$table" | python3 "$repo/bench/doc_table.py" "$repo/docs/benchmarks.md" runtime "Runtime against the FastAPI peer"
+  printf '%s\n' "$table" | write_doc_table runtime "Runtime against the FastAPI peer"
 fi

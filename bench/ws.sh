@@ -14,6 +14,7 @@
 # Every test starts its server afresh; the tests are interleaved, RUNS rounds, medians reported.
 # Only the server processes this script starts are stopped (by PID). Loopback only.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 [ $# -eq 1 ] || { sed -n '2,16p' "$0"; exit 2; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
 shared=$(cd "$repo/../shared" && pwd)
@@ -83,32 +84,22 @@ PY
 )
 fi
 
-server_pid=""
-stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
-  fi
-}
 trap stop_server EXIT
 
 start() {  # $1 = server name
-  local t0
-  t0=$(date +%s%N)
+  local command=()
   case $1 in
-    floor) uvicorn --app-dir "$repo/bench" ws_floor:app --host 127.0.0.1 --port "$PORT" --loop uvloop --http httptools \
-             --no-access-log > "$results/server-floor.log" 2>&1 & ;;
-    floor-nio) "$wsbin/wsfloor" --host 127.0.0.1 --port "$PORT" > "$results/server-floor-nio.log" 2>&1 & ;;
+    floor) command=(uvicorn --app-dir "$repo/bench" ws_floor:app --host 127.0.0.1 --port "$PORT" --loop uvloop --http httptools
+                    --no-access-log) ;;
+    floor-nio) command=("$wsbin/wsfloor" --host 127.0.0.1 --port "$PORT") ;;
     # The peer checks the Origin of a WebSocket handshake against PEER_ALLOWED_ORIGINS (default
     # localhost:8000 only: every handshake here would get 403).
-    fastapi) PEER_DB=$scratch/peer.db PEER_ALLOWED_ORIGINS=$base uvicorn --app-dir "$peer" app:app --host 127.0.0.1 --port "$PORT" \
-               --loop uvloop --http httptools --workers 1 --no-access-log > "$results/server-fastapi.log" 2>&1 & ;;
-    ishop) ISHOP_JWT_SECRET=bench-secret-bench-secret-bench-secret-0123 "$ishop" serve --config "$scratch/site.yml" \
-             --env bench --log-level warning > "$results/server-ishop.log" 2>&1 & ;;
+    fastapi) command=(env PEER_DB="$scratch/peer.db" PEER_ALLOWED_ORIGINS="$base" uvicorn --app-dir "$peer" app:app --host 127.0.0.1
+                      --port "$PORT" --loop uvloop --http httptools --workers 1 --no-access-log) ;;
+    ishop) command=(env ISHOP_JWT_SECRET=bench-secret-bench-secret-bench-secret-0123 "$ishop" serve --config "$scratch/site.yml"
+                    --env bench --log-level warning) ;;
   esac
-  server_pid=$!
-  python3 "$load/wait_ready.py" "$base/healthz" "$t0" --timeout 60 >/dev/null
+  start_server "$results/server-$1.log" "$base/healthz" "${command[@]}" >/dev/null
   sleep 1
 }
 
@@ -317,6 +308,6 @@ PY
 echo
 echo "$table" | tee "$results/table.md"
 if [ "$DOC" = 1 ]; then
-  printf '%s\n' "$table" | python3 "$repo/bench/doc_table.py" "$repo/docs/benchmarks.md" ws "Live stock (WebSocket fan-out)"
+  printf '%s\n' "$table" | write_doc_table ws "Live stock (WebSocket fan-out)"
 fi
 echo "details: $results (one log per test, summary.txt, table.md)"
