@@ -135,8 +135,9 @@ let package = Package(
         // Depends on SiteBuild only so that cmark-gfm's unsynchronised extension registration
         // happens through the same once-token as in production, never twice at once.
         .testTarget(name: "CMarkGFMTests", dependencies: ["CMarkGFM", "SiteBuild"]),
-        .testTarget(name: "ShopCoreTests", dependencies: ["ShopCore"]),
-        // Helpers shared by test targets: the backends the Store contract runs on.
+        .testTarget(name: "ShopCoreTests", dependencies: ["ShopCore", "ShopTestSupport"]),
+        // Helpers shared by test targets: the backends the Store contract runs on, temporary
+        // folders, the repository's and ../shared's paths, and a CSV reader independent of the importer's.
         .target(
             name: "ShopTestSupport",
             dependencies: [
@@ -159,13 +160,13 @@ let package = Package(
         .testTarget(
             name: "ShopImagesTests",
             dependencies: [
-                "ShopImages", "ShopCore", "CImageCodecs", "ShopSystem",
+                "ShopImages", "ShopCore", "CImageCodecs", "ShopSystem", "ShopTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "ShopImportTests", dependencies: ["ShopImport", "ShopStore", "ShopCore"]),
+        .testTarget(name: "ShopImportTests", dependencies: ["ShopImport", "ShopStore", "ShopCore", "ShopTestSupport"]),
         .testTarget(name: "SiteBuildTests", dependencies: ["SiteBuild", "ShopStore", "ShopImport", "ShopCore", "ShopImages", "ShopTestSupport"],
                     exclude: ["Golden"]),
         .testTarget(

@@ -1,5 +1,6 @@
 import Foundation
 import ShopCore
+import ShopTestSupport
 import Testing
 
 /// site.yml as a shop owner writes it: typed values, defaults, and mistakes told with file, line and key path.
@@ -165,10 +166,10 @@ struct SiteConfigTests {
 
     @Test("The example shop's site.yml loads, and its production origins are safe")
     func exampleSiteLoads() throws {
-        let path = Paths.repositoryRoot.appendingPathComponent("site.yml").path
+        let path = Repository.path("site.yml")
         let config = try SiteConfig.load(path: path)
         #expect(config.sourceFile == path)
-        #expect(config.siteDirectory == Paths.repositoryRoot.standardizedFileURL.path)
+        #expect(config.siteDirectory == Repository.root.standardizedFileURL.path)
         let production = try config.runtime(for: "production")
         let policy = try OriginPolicy(allowing: production.allowedOrigins)
         #expect(policy.productionProblems.isEmpty)

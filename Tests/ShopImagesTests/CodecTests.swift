@@ -12,7 +12,7 @@ struct CodecTests {
 
     @Test("Every PNG variant decodes to 8-bit RGBA at its size", arguments: pngVariants)
     func pngVariant(_ name: String) throws {
-        let bytes = try Paths.fixture(name)
+        let bytes = try ImageFixtures.fixture(name)
         let header = try ImageHeader.read(bytes)
         #expect(header.format == .png)
         #expect(header.width == 96 && header.height == 60)
@@ -23,14 +23,14 @@ struct CodecTests {
 
     @Test("Interlaced and 16-bit PNGs give the same pixels as their plain 8-bit twins")
     func pngTwins() throws {
-        let rgb = try PixelImage.decode(Paths.fixture("rgb.png"), maxPixels: 1_000_000).0.rgba
-        let interlaced = try PixelImage.decode(Paths.fixture("interlaced.png"), maxPixels: 1_000_000).0.rgba
+        let rgb = try PixelImage.decode(ImageFixtures.fixture("rgb.png"), maxPixels: 1_000_000).0.rgba
+        let interlaced = try PixelImage.decode(ImageFixtures.fixture("interlaced.png"), maxPixels: 1_000_000).0.rgba
         #expect(interlaced == rgb)
-        let grey = try PixelImage.decode(Paths.fixture("grey.png"), maxPixels: 1_000_000).0.rgba
-        let grey16 = try PixelImage.decode(Paths.fixture("grey16.png"), maxPixels: 1_000_000).0.rgba
+        let grey = try PixelImage.decode(ImageFixtures.fixture("grey.png"), maxPixels: 1_000_000).0.rgba
+        let grey16 = try PixelImage.decode(ImageFixtures.fixture("grey16.png"), maxPixels: 1_000_000).0.rgba
         #expect(grey16 == grey)
-        let alpha = try PixelImage.decode(Paths.fixture("alpha.png"), maxPixels: 1_000_000).0.rgba
-        let alpha16 = try PixelImage.decode(Paths.fixture("rgba16.png"), maxPixels: 1_000_000).0.rgba
+        let alpha = try PixelImage.decode(ImageFixtures.fixture("alpha.png"), maxPixels: 1_000_000).0.rgba
+        let alpha16 = try PixelImage.decode(ImageFixtures.fixture("rgba16.png"), maxPixels: 1_000_000).0.rgba
         #expect(alpha16 == alpha)
         // Grey expands to equal R, G and B.
         let first = Array(grey[0..<4])
@@ -39,22 +39,22 @@ struct CodecTests {
 
     @Test("Transparency from alpha channels and tRNS survives decoding")
     func pngTransparency() throws {
-        let header = try ImageHeader.read(Paths.fixture("palette-alpha.png"))
+        let header = try ImageHeader.read(ImageFixtures.fixture("palette-alpha.png"))
         #expect(header.mayHaveAlpha)
-        let palette = try PixelImage.decode(Paths.fixture("palette-alpha.png"), maxPixels: 1_000_000).0
+        let palette = try PixelImage.decode(ImageFixtures.fixture("palette-alpha.png"), maxPixels: 1_000_000).0
         #expect(palette.pixel(x: 90, y: 30)[3] == 0)
         #expect(palette.pixel(x: 10, y: 30)[3] == 255)
-        let alpha = try PixelImage.decode(Paths.fixture("alpha.png"), maxPixels: 1_000_000).0
+        let alpha = try PixelImage.decode(ImageFixtures.fixture("alpha.png"), maxPixels: 1_000_000).0
         #expect(alpha.pixel(x: 90, y: 30)[3] == 0)
         #expect(alpha.pixel(x: 60, y: 30)[3] == 128)
         #expect(!alpha.isOpaque)
-        let rgb = try PixelImage.decode(Paths.fixture("rgb.png"), maxPixels: 1_000_000).0
+        let rgb = try PixelImage.decode(ImageFixtures.fixture("rgb.png"), maxPixels: 1_000_000).0
         #expect(rgb.isOpaque)
     }
 
     @Test("JPEG decodes with DCT downscaling, and WebP, JPEG and PNG encoders round-trip")
     func jpegScalingAndEncoders() throws {
-        let bytes = try Paths.photo("bird-lamp.jpg")  // 2400x1800
+        let bytes = try ImageFixtures.photo("bird-lamp.jpg")  // 2400x1800
         let full = try PixelImage.decode(bytes, maxPixels: 50_000_000).0
         #expect(full.width == 2400 && full.height == 1800)
         let quarter = try PixelImage.decode(bytes, scaleDenominator: 4, maxPixels: 50_000_000).0
@@ -92,14 +92,14 @@ struct CodecTests {
 
     @Test("Still WebP sources decode with their alpha; truncated and animated ones are clear errors")
     func webpSources() throws {
-        let photo = try PixelImage.decode(try Paths.photo("bird-lamp.jpg"), scaleDenominator: 4, maxPixels: 50_000_000).0
+        let photo = try PixelImage.decode(try ImageFixtures.photo("bird-lamp.jpg"), scaleDenominator: 4, maxPixels: 50_000_000).0
         let opaque = try photo.webp(quality: 80, method: 4, keepAlpha: false)
         let header = try ImageHeader.read(opaque)
         #expect(header.format == .webp && header.width == 600 && header.height == 450 && !header.mayHaveAlpha)
         let decoded = try PixelImage.decode(opaque, maxPixels: 50_000_000)
         #expect(decoded.0.width == 600 && decoded.0.height == 450 && decoded.icc == nil)
 
-        let cutout = try PixelImage.decode(try Paths.photo("clock-cutout.png"), maxPixels: 50_000_000).0
+        let cutout = try PixelImage.decode(try ImageFixtures.photo("clock-cutout.png"), maxPixels: 50_000_000).0
         let transparent = try cutout.webp(quality: 80, method: 4, keepAlpha: true)
         #expect(try ImageHeader.read(transparent).mayHaveAlpha)
         let back = try PixelImage.decode(transparent, maxPixels: 50_000_000).0
@@ -117,13 +117,13 @@ struct CodecTests {
 
     @Test("Corrupt, truncated and non-image bytes are errors, never a crash")
     func brokenInputs() throws {
-        let photo = try Paths.photo("bird-lamp.jpg")
+        let photo = try ImageFixtures.photo("bird-lamp.jpg")
         let truncated = Array(photo.prefix(photo.count * 2 / 5))
         let truncatedError = #expect(throws: CodecError.self) { try PixelImage.decode(truncated, maxPixels: 50_000_000) }
         #expect(truncatedError?.kind == .corrupt)
         #expect(truncatedError?.message.contains("Premature end") == true)
 
-        var png = try Paths.photo("clock-cutout.png")
+        var png = try ImageFixtures.photo("clock-cutout.png")
         for index in 5_000..<5_200 { png[index] = 0x5A }
         let pngError = #expect(throws: CodecError.self) { try PixelImage.decode(png, maxPixels: 50_000_000) }
         #expect(pngError?.kind == .corrupt)
@@ -224,7 +224,7 @@ struct CodecTests {
 
     @Test("The real photo tagged orientation 6 turns its dimensions")
     func photoOrientation() throws {
-        let header = try ImageHeader.read(Paths.photo("dogs-window-exif6.jpg"))
+        let header = try ImageHeader.read(ImageFixtures.photo("dogs-window-exif6.jpg"))
         #expect(header.orientation == 6)
         #expect(header.storedWidth == 2400 && header.storedHeight == 1598)
         #expect(header.width == 1598 && header.height == 2400)

@@ -1,5 +1,6 @@
 import Foundation
 import ShopCore
+import ShopTestSupport
 import Testing
 @testable import ShopImages
 
@@ -9,10 +10,10 @@ struct PipelineTests {
     func everyPhoto() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let config = try scratch.config(["  localFolders: [\"\(Paths.photos.path)\"]"])
-        let names = Paths.photoNames
+        let config = try scratch.config(["  localFolders: [\"\(Repository.photos.path)\"]"])
+        let names = ImageFixtures.photoNames
         #expect(names.count >= 20)
-        let sources = names.map { ImageSource(Paths.photos.appendingPathComponent($0).path, alt: $0) }
+        let sources = names.map { ImageSource(Repository.photos.appendingPathComponent($0).path, alt: $0) }
         let report = try await ImagePipeline.prepare(sources: sources, config: config, outputDirectory: scratch.publicDirectory)
         #expect(report.failed == 0, "\(report.warnings)")
         #expect(report.processed == names.count)
@@ -41,12 +42,12 @@ struct PipelineTests {
             #expect(set.placeholder.count < 1_000)
             #expect(set.dominantColour.count == 7 && set.dominantColour.hasPrefix("#"))
         }
-        let portrait = try #require(report.sets[Paths.photos.appendingPathComponent("dogs-window-exif6.jpg").path])
+        let portrait = try #require(report.sets[Repository.photos.appendingPathComponent("dogs-window-exif6.jpg").path])
         #expect(portrait.height > portrait.width, "EXIF orientation 6 must turn the picture upright")
         #expect(portrait.webp.map(\.width) == [320, 640, 1024])  // 1598 wide upright: no 1600, never upscaled
-        let cutout = try #require(report.sets[Paths.photos.appendingPathComponent("clock-cutout.png").path])
+        let cutout = try #require(report.sets[Repository.photos.appendingPathComponent("clock-cutout.png").path])
         #expect(cutout.fallback?.file.hasSuffix(".png") == true)
-        let cups = try #require(report.sets[Paths.photos.appendingPathComponent("colorful-cups.png").path])
+        let cups = try #require(report.sets[Repository.photos.appendingPathComponent("colorful-cups.png").path])
         #expect(cups.fallback?.file.hasSuffix(".jpg") == true)
     }
 
@@ -54,7 +55,7 @@ struct PipelineTests {
     func alphaSurvives() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        try scratch.write("alpha.png", Paths.fixture("alpha.png"))
+        try scratch.folder.write("alpha.png", ImageFixtures.fixture("alpha.png"))
         let config = try scratch.config(["  widths: [48]", "  fallbackWidth: 96"])
         let report = try await ImagePipeline.prepare(
             sources: [ImageSource("alpha.png", alt: "A cut-out")], config: config, outputDirectory: scratch.publicDirectory)
@@ -76,14 +77,14 @@ struct PipelineTests {
     func brokenSourcesArePlaceholders() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let photo = try Paths.photo("bird-lamp.jpg")
-        try scratch.write("truncated.jpg", Array(photo.prefix(photo.count / 3)))
-        var png = try Paths.fixture("rgb.png")
+        let photo = try ImageFixtures.photo("bird-lamp.jpg")
+        try scratch.folder.write("truncated.jpg", Array(photo.prefix(photo.count / 3)))
+        var png = try ImageFixtures.fixture("rgb.png")
         for index in 60..<png.count - 20 { png[index] ^= 0xA5 }
-        try scratch.write("corrupt.png", png)
-        try scratch.write("text.jpg", Array("this is not a photo\n".utf8))
-        try scratch.write("bomb.png", CodecTests.bombPNG(width: 30_000, height: 30_000))
-        try scratch.write("good.png", Paths.fixture("rgb.png"))
+        try scratch.folder.write("corrupt.png", png)
+        try scratch.folder.write("text.jpg", Array("this is not a photo\n".utf8))
+        try scratch.folder.write("bomb.png", CodecTests.bombPNG(width: 30_000, height: 30_000))
+        try scratch.folder.write("good.png", ImageFixtures.fixture("rgb.png"))
         let config = try scratch.config(["  widths: [64]", "  fallbackWidth: 64"])
         let broken = ["truncated.jpg", "corrupt.png", "text.jpg", "bomb.png", "missing.jpg", "file:///etc/passwd"]
         let sources = (broken + ["good.png"]).map { ImageSource($0, alt: "alt for \($0)") }
@@ -115,8 +116,8 @@ struct PipelineTests {
     func stableNames() async throws {
         let first = try Scratch(), second = try Scratch()
         defer { first.remove(); second.remove() }
-        try first.write("a.png", Paths.fixture("rgb.png"))
-        try second.write("b.png", Paths.fixture("rgb.png"))
+        try first.folder.write("a.png", ImageFixtures.fixture("rgb.png"))
+        try second.folder.write("b.png", ImageFixtures.fixture("rgb.png"))
         let one = try await ImagePipeline.prepare(
             sources: [ImageSource("a.png")], config: first.config(["  widths: [32, 64]"]), outputDirectory: first.publicDirectory)
         let two = try await ImagePipeline.prepare(
@@ -137,7 +138,7 @@ struct PipelineTests {
     func warmCacheAndPruning() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        for name in ["rgb.png", "alpha.png", "grey.png"] { try scratch.write(name, Paths.fixture(name)) }
+        for name in ["rgb.png", "alpha.png", "grey.png"] { try scratch.folder.write(name, ImageFixtures.fixture(name)) }
         let config = try scratch.config(["  widths: [32, 64]", "  fallbackWidth: 64"])
         let sources = ["rgb.png", "alpha.png", "grey.png"].map { ImageSource($0) }
         let cold = try await ImagePipeline.prepare(sources: sources, config: config, outputDirectory: scratch.publicDirectory)
@@ -166,8 +167,8 @@ struct PipelineTests {
     func webpSourceInThePipeline() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let cutout = try PixelImage.decode(try Paths.photo("clock-cutout.png"), maxPixels: 50_000_000).0
-        try scratch.write("cutout.webp", try cutout.webp(quality: 90, method: 4, keepAlpha: true))
+        let cutout = try PixelImage.decode(try ImageFixtures.photo("clock-cutout.png"), maxPixels: 50_000_000).0
+        try scratch.folder.write("cutout.webp", try cutout.webp(quality: 90, method: 4, keepAlpha: true))
         let config = try scratch.config(["  widths: [32, 64]", "  fallbackWidth: 64"])
         let report = try await ImagePipeline.prepare(sources: [ImageSource("cutout.webp")], config: config,
                                                      outputDirectory: scratch.publicDirectory)
@@ -181,8 +182,8 @@ struct PipelineTests {
     func localSourcesKnownByIdentity() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        try scratch.write("a.png", Paths.fixture("rgb.png"))
-        try scratch.write("b.png", Paths.fixture("grey.png"))
+        try scratch.folder.write("a.png", ImageFixtures.fixture("rgb.png"))
+        try scratch.folder.write("b.png", ImageFixtures.fixture("grey.png"))
         let config = try scratch.config(["  widths: [32, 64]", "  fallbackWidth: 64"])
         let sources = [ImageSource("a.png"), ImageSource("b.png")]
         let cold = try await ImagePipeline.prepare(sources: sources, config: config, outputDirectory: scratch.publicDirectory)
@@ -193,8 +194,8 @@ struct PipelineTests {
         #expect(warm.sets["a.png"] == cold.sets["a.png"])
 
         // Replaced by another picture (a new file, so a new inode and modification time).
-        try FileManager.default.removeItem(atPath: scratch.root + "/a.png")
-        try scratch.write("a.png", Paths.fixture("alpha.png"))
+        try FileManager.default.removeItem(atPath: scratch.folder.file("a.png"))
+        try scratch.folder.write("a.png", ImageFixtures.fixture("alpha.png"))
         let changed = try await ImagePipeline.prepare(sources: sources, config: config, outputDirectory: scratch.publicDirectory)
         #expect(changed.localSourcesRead == 1 && changed.processed == 1 && changed.cached == 1)
         #expect(changed.sets["a.png"]?.webp.map(\.file) != cold.sets["a.png"]?.webp.map(\.file))
@@ -276,11 +277,11 @@ extension SiteConfig.ImageSettings {
         defer { scratch.remove() }
         let outside = try Scratch()
         defer { outside.remove() }
-        try outside.write("private.png", Paths.photo("clock-cutout.png"))
-        let outsideFile = outside.root + "/private.png"
-        try FileManager.default.createDirectory(atPath: scratch.root + "/static", withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: scratch.root + "/static/link.png", withDestinationPath: outsideFile)
-        let relative = String(repeating: "../", count: scratch.root.split(separator: "/").count) + String(outsideFile.dropFirst())
+        try outside.folder.write("private.png", ImageFixtures.photo("clock-cutout.png"))
+        let outsideFile = outside.folder.file("private.png")
+        try FileManager.default.createDirectory(atPath: scratch.folder.file("static"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: scratch.folder.file("static/link.png"), withDestinationPath: outsideFile)
+        let relative = String(repeating: "../", count: scratch.folder.path.split(separator: "/").count) + String(outsideFile.dropFirst())
         let sources = [outsideFile, relative, "static/link.png"].map { ImageSource($0) }
 
         let refused = try await ImagePipeline.prepare(
@@ -292,7 +293,7 @@ extension SiteConfig.ImageSettings {
         #expect(refused.sets.values.allSatisfy { $0.fallback == nil })  // placeholders only
 
         let allowed = try await ImagePipeline.prepare(
-            sources: sources, config: try scratch.config(["  widths: [64]", "  fallbackWidth: 64", "  localFolders: [\"\(outside.root)\"]"]),
+            sources: sources, config: try scratch.config(["  widths: [64]", "  fallbackWidth: 64", "  localFolders: [\"\(outside.folder.path)\"]"]),
             outputDirectory: scratch.publicDirectory)
         #expect(allowed.failed == 0, "\(allowed.warnings)")
         #expect(allowed.sets.count == 3)

@@ -42,7 +42,7 @@ struct RemoteTests {
         #expect(!first.revalidated && !first.stale)
         #expect(second.revalidated)
         #expect(second.bytes == first.bytes)
-        let original = try Paths.photo("bird-lamp.jpg")
+        let original = try ImageFixtures.photo("bird-lamp.jpg")
         #expect(first.bytes == original)
         // Two at least: the second fetch asked again (with If-None-Match); a retry on a busy machine adds one.
         #expect(try await cdn.requests("bird-lamp.jpg") >= 2)
@@ -173,8 +173,8 @@ struct RemoteTests {
             throw error
         }
         await fetcher.shutdown()
-        #expect(fetched[0].bytes == (try Paths.photo("marigold.jpg")))
-        #expect(fetched[1].bytes == (try Paths.photo("ladybird.jpg")))
+        #expect(fetched[0].bytes == (try ImageFixtures.photo("marigold.jpg")))
+        #expect(fetched[1].bytes == (try ImageFixtures.photo("ladybird.jpg")))
         #expect(lookups.withLock { $0 } == 1, "one lookup per host for the whole build")
 
         // IPv4 first: pinning takes away AsyncHTTPClient's fallback between address families.

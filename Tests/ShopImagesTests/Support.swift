@@ -3,49 +3,40 @@ import Foundation
 import NIOCore
 import ShopCore
 import ShopSystem
+import ShopTestSupport
 @testable import ShopImages
 
-/// Where the fixtures are, found from this file's own path, so tests run from any folder.
-enum Paths {
-    static var testFolder: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent() }
-    static var fixtures: URL { testFolder.appendingPathComponent("Fixtures") }
-    static var repositoryRoot: URL { testFolder.deletingLastPathComponent().deletingLastPathComponent() }
-    static var photos: URL { repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures/photos") }
-    static var cdnScript: URL { repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/bench/cdn.py") }
+/// This target's own small image files (Tests/ShopImagesTests/Fixtures), found from this file's
+/// path, and the shared photos read as bytes.
+enum ImageFixtures {
+    static var folder: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures") }
 
     static func fixture(_ name: String) throws -> [UInt8] {
-        [UInt8](try Data(contentsOf: fixtures.appendingPathComponent(name)))
+        [UInt8](try Data(contentsOf: folder.appendingPathComponent(name)))
     }
 
     static func photo(_ name: String) throws -> [UInt8] {
-        [UInt8](try Data(contentsOf: photos.appendingPathComponent(name)))
+        [UInt8](try Data(contentsOf: Repository.photos.appendingPathComponent(name)))
     }
 
     static var photoNames: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: photos.path)) ?? [])
+        ((try? FileManager.default.contentsOfDirectory(atPath: Repository.photos.path)) ?? [])
             .filter { $0.hasSuffix(".jpg") || $0.hasSuffix(".png") }.sorted()
     }
 }
 
-/// A fresh site folder under /tmp with a site.yml-equivalent config; removed by `remove()`.
+/// A fresh site folder with a site.yml-equivalent config; removed by `remove()`.
 struct Scratch {
-    let root: String
+    let folder: TemporaryFolder
 
-    init() throws {
-        root = NSTemporaryDirectory() + "ishop-images-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    }
+    init() throws { folder = try TemporaryFolder("images") }
 
-    var publicDirectory: String { root + "/public" }
+    var publicDirectory: String { folder.file("public") }
 
     /// `imageLines` go under `images:` in site.yml, indented by two spaces already.
     func config(_ imageLines: [String] = []) throws -> SiteConfig {
         let text = (["images:", "  cacheDir: cache"] + imageLines).joined(separator: "\n") + "\n"
-        return try SiteConfig.parse(text, file: root + "/site.yml", siteDirectory: root)
-    }
-
-    func write(_ name: String, _ bytes: [UInt8]) throws {
-        try Data(bytes).write(to: URL(fileURLWithPath: root + "/" + name))
+        return try SiteConfig.parse(text, file: folder.file("site.yml"), siteDirectory: folder.path)
     }
 
     func outputFile(_ relative: String) throws -> [UInt8] {
@@ -56,7 +47,7 @@ struct Scratch {
         Set((try? FileManager.default.contentsOfDirectory(atPath: publicDirectory + "/img")) ?? [])
     }
 
-    func remove() { try? FileManager.default.removeItem(atPath: root) }
+    func remove() { folder.remove() }
 }
 
 /// The stand-in CDN (../shared/bench/cdn.py), real HTTP on 127.0.0.1, on a port of its own.
@@ -70,7 +61,7 @@ final class StandInCDN {
         environment["PYTHONUNBUFFERED"] = "1"
         process = try ChildProcess(
             "python3",
-            arguments: [Paths.cdnScript.path, "--port", "0", "--root", Paths.photos.path, "--max-seconds", "300", "--quiet"] + flags,
+            arguments: [Repository.bench.appendingPathComponent("cdn.py").path, "--port", "0", "--root", Repository.photos.path, "--max-seconds", "300", "--quiet"] + flags,
             environment: environment, output: .null, error: .pipe)
         // It prints "cdn: serving DIR at http://127.0.0.1:PORT/photos/" once listening.
         var seen = ""

@@ -1,5 +1,6 @@
 import Foundation
 import ShopImport
+import ShopTestSupport
 import Testing
 
 @Suite("CSVReader")
@@ -122,9 +123,9 @@ struct CSVReaderTests {
 
     @Test("Invalid UTF-8 in a file is an error naming the file and the record's line")
     func invalidUTF8() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryFolder("import-tests")
         defer { directory.remove() }
-        let path = try directory.write("latin1.csv", bytes: Array("Handle,Title\nok,Fine\n".utf8) + [0x62, 0x61, 0x64, 0x2C, 0x43, 0x61, 0x66, 0xE9, 0xFF, 0x0A])
+        let path = try directory.write("latin1.csv", Array("Handle,Title\nok,Fine\n".utf8) + [0x62, 0x61, 0x64, 0x2C, 0x43, 0x61, 0x66, 0xE9, 0xFF, 0x0A])
         var reader = try CSVReader(path: path)
         let header = try reader.nextRecord()
         let good = try reader.nextRecord()
@@ -151,7 +152,7 @@ struct CSVReaderTests {
 
     @Test("A file read in chunks gives the same records, even with a quote pair or CRLF split between chunks")
     func chunkBoundaries() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryFolder("import-tests")
         defer { directory.remove() }
         let chunk = 1 << 16  // the reader's chunk size
         // Line 1 is "a,b\n" (4 bytes); line 2 starts with x," so the padding begins at byte 7.

@@ -2,6 +2,7 @@ import Foundation
 import ShopCore
 import ShopImport
 import ShopStore
+import ShopTestSupport
 import Testing
 
 /// The example shop's catalog (catalog/products.csv), as `ishop import shopify` reads it.
@@ -11,12 +12,12 @@ struct ExampleCatalogTests {
     func counts() async throws {
         let fixture = try ImportFixture.make(currency: "EUR")
         defer { fixture.remove() }
-        let expected = try IndependentCSV.counts(ofFile: Paths.exampleCatalog)
+        let expected = try IndependentCounts(file: Repository.exampleCatalog)
         #expect(expected.products == 6)
         #expect(expected.variants == 24)
         #expect(expected.images == 7)
 
-        let summary = try await fixture.importer.importFiles([Paths.exampleCatalog])
+        let summary = try await fixture.importer.importFiles([Repository.exampleCatalog])
         #expect(summary.products == 6)
         #expect(summary.variants == 24)
         #expect(summary.images == 7)
@@ -34,7 +35,7 @@ struct ExampleCatalogTests {
     func draftProduct() async throws {
         let fixture = try ImportFixture.make(currency: "EUR")
         defer { fixture.remove() }
-        _ = try await fixture.importer.importFiles([Paths.exampleCatalog])
+        _ = try await fixture.importer.importFiles([Repository.exampleCatalog])
 
         let all = try await fixture.store.catalog(includeUnpublished: true)
         let published = try await fixture.store.catalog(includeUnpublished: false)
@@ -53,7 +54,7 @@ struct ExampleCatalogTests {
     func generatedSKUs() async throws {
         let fixture = try ImportFixture.make(currency: "EUR")
         defer { fixture.remove() }
-        _ = try await fixture.importer.importFiles([Paths.exampleCatalog])
+        _ = try await fixture.importer.importFiles([Repository.exampleCatalog])
         let autumn = try #require(try await fixture.store.product(handle: "autumn-meadow-print"))
         #expect(autumn.title == "Autumn Meadow, Aitzgorri")
         #expect(autumn.variants.map(\.sku) == ["autumn-meadow-print-a4", "autumn-meadow-print-a3", "autumn-meadow-print-a2"])
@@ -66,7 +67,7 @@ struct ExampleCatalogTests {
     func exactValues() async throws {
         let fixture = try ImportFixture.make(currency: "EUR")
         defer { fixture.remove() }
-        _ = try await fixture.importer.importFiles([Paths.exampleCatalog])
+        _ = try await fixture.importer.importFiles([Repository.exampleCatalog])
 
         let fig = try #require(try await fixture.store.product(handle: "fig-bowl-print"))
         #expect(fig.optionNames == ["Size", "Frame"])
@@ -99,9 +100,9 @@ struct ExampleCatalogTests {
     func idempotent() async throws {
         let fixture = try ImportFixture.make(currency: "EUR")
         defer { fixture.remove() }
-        _ = try await fixture.importer.importFiles([Paths.exampleCatalog])
+        _ = try await fixture.importer.importFiles([Repository.exampleCatalog])
         let before = try await fixture.catalog()
-        let again = try await fixture.importer.importFiles([Paths.exampleCatalog])
+        let again = try await fixture.importer.importFiles([Repository.exampleCatalog])
         var unchanged = UpsertSummary()
         unchanged.productsUnchanged = 6
         #expect(again.changes == unchanged)

@@ -1,6 +1,7 @@
 import Foundation
 import ShopCore
 import ShopImport
+import ShopTestSupport
 import Testing
 
 @Suite("HTMLSanitizer")
@@ -195,9 +196,9 @@ struct HTMLSanitizerTests {
         }
     }
 
-    @Test("Every fixture body keeps its words and nothing but allowed markup", arguments: Paths.shopifyFixtureNames())
+    @Test("Every fixture body keeps its words and nothing but allowed markup", arguments: Repository.shopifyFixtureNames())
     func fixtureBodies(name: String) throws {
-        var reader = try CSVReader(path: Paths.shopifyFixture(name))
+        var reader = try CSVReader(path: Repository.shopifyFixture(name))
         let header = try reader.nextRecord()?.fields ?? []
         let bodyColumn = header.firstIndex { $0.trimmingCharacters(in: .whitespaces) == "Body (HTML)" }
         let column = try #require(bodyColumn, "\(name) has no Body (HTML) column")

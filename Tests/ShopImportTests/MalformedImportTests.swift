@@ -2,6 +2,7 @@ import Foundation
 import ShopCore
 import ShopImport
 import ShopStore
+import ShopTestSupport
 import Testing
 
 /// Bad CSVs fail with the file, line, column and value, and leave the database exactly as it was.
@@ -20,7 +21,7 @@ struct MalformedImportTests {
     /// A store holding home-and-garden.csv, and its catalog as it stands.
     static func prepared() async throws -> (ImportFixture, [Product]) {
         let fixture = try ImportFixture.make()
-        _ = try await fixture.importer.importFiles([Paths.shopifyFixture("home-and-garden.csv")])
+        _ = try await fixture.importer.importFiles([Repository.shopifyFixture("home-and-garden.csv")])
         let before = try await fixture.catalog()
         try #require(before.count == 20)
         try #require(before.contains { $0.handle == "copper-light" })

@@ -2,6 +2,7 @@ import Foundation
 import ShopCore
 import ShopImport
 import ShopStore
+import ShopTestSupport
 import Testing
 
 /// `ShopifyExporter`: Shopify's layout, exact text, and the round trip import -> export -> import
@@ -11,7 +12,7 @@ struct ShopifyExportTests {
     static let euro = Currency(code: "EUR")!
 
     /// Every shared Shopify fixture, and the example shop's catalog.
-    static let roundTripSources: [String] = Paths.shopifyFixtureNames().map(Paths.shopifyFixture) + [Paths.exampleCatalog]
+    static let roundTripSources: [String] = Repository.shopifyFixtureNames().map(Repository.shopifyFixture) + [Repository.exampleCatalog]
 
     @Test("Importing the export of an import gives the same catalog, field for field", arguments: ShopifyExportTests.roundTripSources)
     func roundTrip(source: String) async throws {
@@ -54,21 +55,21 @@ struct ShopifyExportTests {
 
     @Test("The round trip covers every shared fixture")
     func roundTripSourcesPresent() {
-        #expect(Set(Paths.shopifyFixtureNames()).isSuperset(of: ["apparel.csv", "home-and-garden.csv", "jewelery.csv"]))
-        #expect(Self.roundTripSources.contains(Paths.exampleCatalog))
+        #expect(Set(Repository.shopifyFixtureNames()).isSuperset(of: ["apparel.csv", "home-and-garden.csv", "jewelery.csv"]))
+        #expect(Self.roundTripSources.contains(Repository.exampleCatalog))
     }
 
     @Test("Shopify's header, 46 fields a record, CRLF line ends, variant i and image i on row i")
     func layout() async throws {
         let fixture = try ImportFixture.make(currency: "EUR")
         defer { fixture.remove() }
-        _ = try await fixture.importer.importFiles([Paths.shopifyFixture("jewelery.csv")])
+        _ = try await fixture.importer.importFiles([Repository.shopifyFixture("jewelery.csv")])
         let catalog = try await fixture.catalog()
         let path = fixture.directory.file("export.csv")
         try ShopifyExporter(currency: Self.euro).writeFile(catalog, to: path)
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
 
-        let fixtureHeader = try ExportTestSupport.firstLine(ofFile: Paths.shopifyFixture("apparel.csv"))
+        let fixtureHeader = try ExportTestSupport.firstLine(ofFile: Repository.shopifyFixture("apparel.csv"))
         #expect(fixtureHeader.split(separator: ",", omittingEmptySubsequences: false).count == 46)
         #expect(ExportTestSupport.firstLine(of: bytes) == fixtureHeader)
         #expect(ShopifyExporter.columns.joined(separator: ",") == fixtureHeader)
@@ -271,7 +272,7 @@ struct ShopifyExportTests {
 
     @Test("A failed export leaves the old file as it was and no temporary file")
     func atomicWrite() throws {
-        let folder = try TemporaryDirectory()
+        let folder = try TemporaryFolder("import-tests")
         defer { folder.remove() }
         let exporter = ShopifyExporter(currency: Self.euro)
         let good = ExportTestSupport.product(handle: "good", variants: 2, images: 2)

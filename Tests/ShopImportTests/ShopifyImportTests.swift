@@ -2,6 +2,7 @@ import Foundation
 import ShopCore
 import ShopImport
 import ShopStore
+import ShopTestSupport
 import Testing
 
 /// Shopify's own sample exports, imported into real SQLite files.
@@ -16,15 +17,15 @@ struct ShopifyFixtureImportTests {
 
     @Test("The shared Shopify fixtures are where the tests expect them")
     func fixturesPresent() {
-        let names = Paths.shopifyFixtureNames()
-        #expect(Set(names).isSuperset(of: Self.knownCounts.keys), "found \(names) in \(Paths.shopifyFixtures.path)")
+        let names = Repository.shopifyFixtureNames()
+        #expect(Set(names).isSuperset(of: Self.knownCounts.keys), "found \(names) in \(Repository.shopifyFixtures.path)")
     }
 
     @Test("Each fixture imports with the counts an independent reading of the CSV gives",
-          arguments: Paths.shopifyFixtureNames())
+          arguments: Repository.shopifyFixtureNames())
     func fixtureCounts(name: String) async throws {
-        let path = Paths.shopifyFixture(name)
-        let expected = try IndependentCSV.counts(ofFile: path)
+        let path = Repository.shopifyFixture(name)
+        let expected = try IndependentCounts(file: path)
         try #require(expected.products > 0)
 
         let fixture = try ImportFixture.make()
@@ -67,7 +68,7 @@ struct ShopifyFixtureImportTests {
 
     @Test("All fixtures import together in one call")
     func allFixturesAtOnce() async throws {
-        let paths = Self.knownCounts.keys.sorted().map(Paths.shopifyFixture)
+        let paths = Self.knownCounts.keys.sorted().map(Repository.shopifyFixture)
         let fixture = try ImportFixture.make()
         defer { fixture.remove() }
         let summary = try await fixture.importer.importFiles(paths)
@@ -83,7 +84,7 @@ struct ShopifyFixtureImportTests {
     func chainBracelet() async throws {
         let fixture = try ImportFixture.make()
         defer { fixture.remove() }
-        _ = try await fixture.importer.importFiles([Paths.shopifyFixture("jewelery.csv")])
+        _ = try await fixture.importer.importFiles([Repository.shopifyFixture("jewelery.csv")])
         let catalog = try await fixture.catalog()
         let product = try #require(catalog.first { $0.handle == "chain-bracelet" })
 
@@ -117,7 +118,7 @@ struct ShopifyFixtureImportTests {
     func otherJeweleryProducts() async throws {
         let fixture = try ImportFixture.make()
         defer { fixture.remove() }
-        _ = try await fixture.importer.importFiles([Paths.shopifyFixture("jewelery.csv")])
+        _ = try await fixture.importer.importFiles([Repository.shopifyFixture("jewelery.csv")])
         let catalog = try await fixture.catalog()
 
         let anchor = try #require(catalog.first { $0.handle == "leather-anchor" })
@@ -156,7 +157,7 @@ struct ShopifyFixtureImportTests {
 
     @Test("Generated SKUs are stable across imports into different databases, and follow handle-option-slug")
     func stableGeneratedSKUs() async throws {
-        let paths = Self.knownCounts.keys.sorted().map(Paths.shopifyFixture)
+        let paths = Self.knownCounts.keys.sorted().map(Repository.shopifyFixture)
         let first = try ImportFixture.make()
         defer { first.remove() }
         let second = try ImportFixture.make()
@@ -192,7 +193,7 @@ struct ShopifyFixtureImportTests {
 
     @Test("Importing the same files twice changes nothing the second time")
     func idempotentImport() async throws {
-        let paths = Self.knownCounts.keys.sorted().map(Paths.shopifyFixture)
+        let paths = Self.knownCounts.keys.sorted().map(Repository.shopifyFixture)
         let fixture = try ImportFixture.make()
         defer { fixture.remove() }
         let first = try await fixture.importer.importFiles(paths)
@@ -209,7 +210,7 @@ struct ShopifyFixtureImportTests {
         #expect(try await fixture.catalog() == before)
 
         // One file again, alone: the others are left alone.
-        let jewelery = try await fixture.importer.importFiles([Paths.shopifyFixture("jewelery.csv")])
+        let jewelery = try await fixture.importer.importFiles([Repository.shopifyFixture("jewelery.csv")])
         var jeweleryUnchanged = UpsertSummary()
         jeweleryUnchanged.productsUnchanged = 20
         #expect(jewelery.changes == jeweleryUnchanged)
@@ -221,7 +222,7 @@ struct ShopifyFixtureImportTests {
     func priceChange() async throws {
         let fixture = try ImportFixture.make()
         defer { fixture.remove() }
-        let original = Paths.shopifyFixture("jewelery.csv")
+        let original = Repository.shopifyFixture("jewelery.csv")
         _ = try await fixture.importer.importFiles([original])
         let before = try await fixture.catalog()
 
@@ -254,7 +255,7 @@ struct ShopifyFixtureImportTests {
     func errorLineInFixture() async throws {
         let fixture = try ImportFixture.make()
         defer { fixture.remove() }
-        let text = try String(contentsOfFile: Paths.shopifyFixture("jewelery.csv"), encoding: .utf8)
+        let text = try String(contentsOfFile: Repository.shopifyFixture("jewelery.csv"), encoding: .utf8)
         let purpleRow = ",Purple,,,,,,0,,0,deny,manual,27.99,29.99,"
         #expect(text.components(separatedBy: purpleRow).count == 2)
         // The physical line of that row, counted independently (the gemstone record before it spans lines 29-35).

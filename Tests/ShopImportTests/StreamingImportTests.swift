@@ -2,6 +2,7 @@ import Foundation
 import ShopCore
 import ShopImport
 import ShopStore
+import ShopTestSupport
 import Testing
 
 /// The write pass hands products to the Store in batches; the result must not depend on them.
@@ -9,7 +10,7 @@ import Testing
 struct StreamingImportTests {
     @Test("Batches of 1, 7 and 500 products give the same catalog and summary")
     func batchSizeDoesNotMatter() async throws {
-        let paths = Paths.shopifyFixtureNames().map(Paths.shopifyFixture) + [Paths.exampleCatalog]
+        let paths = Repository.shopifyFixtureNames().map(Repository.shopifyFixture) + [Repository.exampleCatalog]
         var catalogs: [[Product]] = []
         var summaries: [ImportSummary] = []
         for size in [1, 7, 500] {
@@ -63,8 +64,8 @@ struct StreamingImportTests {
     func lateErrorWritesNothing() async throws {
         let fixture = try ImportFixture.make(currency: "EUR")
         defer { fixture.remove() }
-        let good = Paths.shopifyFixture("apparel.csv")
-        let text = try String(contentsOfFile: Paths.exampleCatalog, encoding: .utf8)
+        let good = Repository.shopifyFixture("apparel.csv")
+        let text = try String(contentsOfFile: Repository.exampleCatalog, encoding: .utf8)
         var lines = text.components(separatedBy: "\n")
         // Break the price on the last variant row.
         let last = try #require(lines.lastIndex { $0.contains(",24.00,") || $0.contains(",48.00,") || $0.contains(",34.00,") })

@@ -22,18 +22,13 @@ struct RuntimeFixture {
     /// Delivers on each route's commit only (no poll, no background task): tests stay deterministic.
     let hub: StockHub
 
-    static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
-
     static func make(_ backend: Backend = .sqlite) async throws -> RuntimeFixture {
-        let directory = NSTemporaryDirectory() + "ishop-runtime-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let config = try SiteConfig.load(path: repositoryRoot.appendingPathComponent("site.yml").path)
+        let directory = try TemporaryFolder("runtime").path
+        let config = try SiteConfig.load(path: Repository.path("site.yml"))
         let opened = try await backend.open()
         let store = opened.commerce
         _ = try await ShopifyImporter(store: store, currency: config.currency)
-            .importFiles([repositoryRoot.appendingPathComponent("catalog/products.csv").path])
+            .importFiles([Repository.exampleCatalog])
         let publicDirectory = "\(directory)/public"
         try FileManager.default.createDirectory(atPath: "\(publicDirectory)/css", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: "\(publicDirectory)/products/fig-bowl-print", withIntermediateDirectories: true)

@@ -24,7 +24,7 @@ struct SQLiteStoreTests {
 
     @Test("Opening a new file creates the catalog schema in a WAL-mode SQLite database")
     func createsSchemaInWALMode() async throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryFolder("store-tests")
         defer { directory.remove() }
         let path = directory.file("shop.sqlite")
         #expect(!FileManager.default.fileExists(atPath: path))
@@ -54,7 +54,7 @@ struct SQLiteStoreTests {
 
     @Test("Reopening the same file keeps the catalog")
     func reopenKeepsData() async throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryFolder("store-tests")
         defer { directory.remove() }
         let path = directory.file("shop.sqlite")
         let products = [Sample.figPrint(), Sample.simple(handle: "draft-print", sku: "DRAFT-1", published: false)]
@@ -114,7 +114,7 @@ struct StoreLocatorTests {
 
     @Test("A path in a folder that does not exist cannot be opened")
     func missingFolder() async throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryFolder("store-tests")
         defer { directory.remove() }
         let path = directory.file("missing/shop.sqlite")
 
@@ -142,7 +142,7 @@ struct StoreLocatorTests {
 struct CatalogRevisionTests {
     @Test("Every write to products or variants, from any connection, moves the revision on; carts and reads do not")
     func growsWithEveryCatalogWrite() async throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryFolder("store-tests")
         defer { directory.remove() }
         let path = directory.file("shop.sqlite")
         let runtime = try SQLiteStore(path: path)
@@ -203,7 +203,7 @@ struct CatalogRevisionTests {
 
     @Test("Writes to images and tags move the revision too, from any connection")
     func imagesAndTagsMoveTheRevision() async throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryFolder("store-tests")
         defer { directory.remove() }
         let path = directory.file("shop.sqlite")
         let store = try SQLiteStore(path: path)
@@ -245,7 +245,7 @@ struct CatalogRevisionTests {
 
     @Test("A write committed between the two halves of a catalog read is never seen by half", arguments: [[0], [0, 1, 2]])
     func catalogReadIsConsistent(interleaved: [Int]) async throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryFolder("store-tests")
         defer { directory.remove() }
         let path = directory.file("shop.sqlite")
         let store = try SQLiteStore(path: path)
@@ -309,7 +309,7 @@ struct CatalogRevisionTests {
 
     @Test("A tag or an image changed alone between the two halves is not seen by half either", arguments: ChildEdit.allCases)
     func childOnlyEditIsNotTorn(edit: ChildEdit) async throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryFolder("store-tests")
         defer { directory.remove() }
         let path = directory.file("shop.sqlite")
         let store = try SQLiteStore(path: path)
@@ -356,7 +356,7 @@ struct CatalogRevisionTests {
 
     @Test("A database of the previous schema with rows orphaned by hand-typed SQL still opens and migrates")
     func migratesDatabaseWithOrphans() async throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryFolder("store-tests")
         defer { directory.remove() }
         let path = directory.file("shop.sqlite")
         do {

@@ -1,30 +1,4 @@
-import Foundation
 import ShopCore
-
-/// Where the repository is, found from this file's own path (Tests/ShopStoreTests/Support.swift).
-enum Paths {
-    static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
-
-    static var sharedFixtures: URL {
-        repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures")
-    }
-}
-
-/// A fresh folder under the system's temporary folder; call `remove()` in a `defer`.
-struct TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        path = (NSTemporaryDirectory() as NSString).appendingPathComponent("ishop-store-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// Hand-built catalog values covering every field the Store keeps.
 enum Sample {

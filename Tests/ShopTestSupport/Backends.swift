@@ -39,10 +39,9 @@ public enum Backend: String, Sendable, CustomStringConvertible {
     public func open() async throws -> Opened {
         switch self {
         case .sqlite:
-            let directory = NSTemporaryDirectory() + "ishop-store-\(UUID().uuidString)"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let path = "\(directory)/shop.sqlite"
-            return Opened(store: try SQLiteStore(path: path), location: path, directory: directory)
+            let folder = try TemporaryFolder("store")
+            let path = folder.file("shop.sqlite")
+            return Opened(store: try SQLiteStore(path: path), location: path, directory: folder.path)
         case .postgres:
             let url = try await Self.freshDatabase()
             return Opened(store: try await PostgresStore(url: url), location: url, directory: nil)

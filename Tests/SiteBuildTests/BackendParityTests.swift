@@ -13,8 +13,8 @@ struct BackendParityTests {
     func identicalTrees() async throws {
         let shop = try await ExampleShop.make(importCatalog: false)
         defer { shop.remove() }
-        let files = [Repo.path("catalog/products.csv")] + ["apparel", "home-and-garden", "jewelery"].map {
-            URL(fileURLWithPath: Repo.path("..")).standardizedFileURL.appendingPathComponent("shared/fixtures/shopify/\($0).csv").path
+        let files = [Repository.exampleCatalog] + ["apparel", "home-and-garden", "jewelery"].map {
+            Repository.shopifyFixture("\($0).csv")
         }
 
         var trees: [[String: Data]] = []

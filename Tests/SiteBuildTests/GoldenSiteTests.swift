@@ -3,6 +3,7 @@ import Foundation
 import ShopImport
 import ShopStore
 import ShopSystem
+import ShopTestSupport
 import SiteBuild
 import Testing
 
@@ -13,9 +14,8 @@ import Testing
 /// `ISHOP_UPDATE_GOLDEN=1 swift test --filter GoldenSiteTests` and read its diff before committing.
 @Suite("Golden site")
 struct GoldenSiteTests {
-    static let generator = URL(fileURLWithPath: Repo.root).deletingLastPathComponent()
-        .appendingPathComponent("shared/bench/gen_catalog.py").path
-    static let listPath = Repo.path("Tests/SiteBuildTests/Golden/generated-site.sha256")
+    static let generator = Repository.bench.appendingPathComponent("gen_catalog.py").path
+    static let listPath = Repository.path("Tests/SiteBuildTests/Golden/generated-site.sha256")
 
     @Test("A 300-product generated catalog builds to exactly the files listed, byte for byte",
           .enabled(if: FileManager.default.fileExists(atPath: generator), "needs ../shared/bench/gen_catalog.py"))

@@ -1,5 +1,6 @@
 import Foundation
 import ShopCore
+import ShopTestSupport
 @testable import SiteBuild
 import Testing
 

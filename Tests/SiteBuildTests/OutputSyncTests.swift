@@ -1,5 +1,6 @@
 import CSystemCalls
 import Foundation
+import ShopTestSupport
 @testable import SiteBuild
 import Testing
 

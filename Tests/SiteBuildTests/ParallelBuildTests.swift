@@ -1,6 +1,7 @@
 import Foundation
 import ShopCore
 import ShopImport
+import ShopTestSupport
 import SiteBuild
 import Testing
 
@@ -12,9 +13,8 @@ struct ParallelBuildTests {
         let shop = try await ExampleShop.make()
         defer { shop.remove() }
         // More products than one worker window, so windows, workers and order all matter.
-        let fixtures = URL(fileURLWithPath: Repo.path("..")).standardizedFileURL.appendingPathComponent("shared/fixtures/shopify").path
         _ = try await ShopifyImporter(store: shop.store, currency: shop.config.currency)
-            .importFiles(["apparel", "home-and-garden", "jewelery"].map { "\(fixtures)/\($0).csv" })
+            .importFiles(["apparel", "home-and-garden", "jewelery"].map { Repository.shopifyFixture("\($0).csv") })
 
         var trees: [[String: Data]] = []
         for count in [1, jobs] {

@@ -1,6 +1,7 @@
 import Foundation
 import ShopCore
 @testable import ShopImages
+import ShopTestSupport
 @testable import SiteBuild
 import Testing
 
@@ -66,5 +67,5 @@ struct PicturePartialTests {
 
 /// The repository's own site.yml, for tests that need the default theme and nothing built.
 enum ExampleShopConfig {
-    static func load() throws -> SiteConfig { try SiteConfig.load(path: Repo.path("site.yml")) }
+    static func load() throws -> SiteConfig { try SiteConfig.load(path: Repository.path("site.yml")) }
 }

@@ -2,6 +2,7 @@ import Foundation
 import ShopCore
 import ShopImport
 import ShopStore
+import ShopTestSupport
 import SiteBuild
 import Testing
 
@@ -83,12 +84,12 @@ struct SiteBuilderTests {
         #expect(aboutLink.lowerBound < shippingLink.lowerBound)
 
         // Static files of the site and of the theme.
-        let figSource = try #require(FileManager.default.contents(atPath: Repo.path("static/images/products/fig-bowl.jpg")))
+        let figSource = try #require(FileManager.default.contents(atPath: Repository.path("static/images/products/fig-bowl.jpg")))
         #expect(FileManager.default.contents(atPath: "\(shop.output)/images/products/fig-bowl.jpg") == figSource)
         #expect(fileExists("\(shop.output)/images/products/LICENSE-PHOTOS.md"))
         let href = try #require(stylesheetHref(in: home))
         #expect(href.hasPrefix("/css/shop") && href.hasSuffix(".css"), "stylesheet at \(href)")
-        let themeCSS = try #require(FileManager.default.contents(atPath: Repo.path("themes/default/static/css/shop.css")))
+        let themeCSS = try #require(FileManager.default.contents(atPath: Repository.path("themes/default/static/css/shop.css")))
         #expect(FileManager.default.contents(atPath: "\(shop.output)\(href)") == themeCSS)
         #expect(stylesheetHref(in: fig) == href)
 
@@ -254,7 +255,7 @@ struct SiteBuilderTests {
 
         let href = try #require(stylesheetHref(in: home))
         #expect(shop.page(String(href.dropFirst())) == siteCSS)
-        let themeCSS = try #require(readText(Repo.path("themes/default/static/css/shop.css")))
+        let themeCSS = try #require(readText(Repository.path("themes/default/static/css/shop.css")))
         let cssFiles = regularFiles(under: "\(shop.output)/css")
         for file in cssFiles {
             #expect(readText("\(shop.output)/css/\(file)") != themeCSS, "the theme's stylesheet was published as css/\(file)")

@@ -2,30 +2,9 @@ import Foundation
 import ShopCore
 import ShopImport
 import ShopStore
+import ShopTestSupport
 import SiteBuild
 import Testing
-
-enum Repo {
-    /// The package root: this file is Tests/SiteBuildTests/Support.swift.
-    static let root: String = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-
-    static func path(_ relative: String) -> String { "\(root)/\(relative)" }
-}
-
-/// A fresh folder under the system's temporary directory. Call `remove()` in a `defer`.
-struct TemporaryFolder {
-    let path: String
-
-    init(_ label: String) throws {
-        path = (NSTemporaryDirectory() as NSString).appendingPathComponent("ishop-\(label)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func file(_ relative: String) -> String { "\(path)/\(relative)" }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// A copy of the repository's example shop (site.yml, content/, themes/, static/) in a temporary
 /// folder, with its own SQLite store, so the repository's public/ and database are never touched.
@@ -47,7 +26,7 @@ struct ExampleShop {
             let site = folder.file("site")
             try fileManager.createDirectory(atPath: site, withIntermediateDirectories: true)
             for item in ["site.yml", "content", "themes", "static"] {
-                try fileManager.copyItem(atPath: Repo.path(item), toPath: "\(site)/\(item)")
+                try fileManager.copyItem(atPath: Repository.path(item), toPath: "\(site)/\(item)")
             }
             let config = try SiteConfig.load(path: "\(site)/site.yml")
             let databasePath = config.resolve(config.database)
@@ -56,7 +35,7 @@ struct ExampleShop {
             let store = try SQLiteStore(path: databasePath)
             if importCatalog {
                 _ = try await ShopifyImporter(store: store, currency: config.currency)
-                    .importFiles([Repo.path("catalog/products.csv")])
+                    .importFiles([Repository.exampleCatalog])
             }
             return ExampleShop(folder: folder, site: site, config: config, store: store)
         } catch {
@@ -153,52 +132,6 @@ func stylesheetHref(in html: String) -> String? {
     return String(rest[..<end])
 }
 
-/// A small RFC 4180 reader, written here so that the expectations of the build tests do not
-/// come from the importer's own CSV code.
-func parseCSV(_ text: String) -> [[String]] {
-    let scalars = Array(text.unicodeScalars)
-    var records: [[String]] = []
-    var record: [String] = []
-    var field = String.UnicodeScalarView()
-    var inQuotes = false
-    var index = 0
-    while index < scalars.count {
-        let scalar = scalars[index]
-        if inQuotes {
-            if scalar == "\"" {
-                if index + 1 < scalars.count && scalars[index + 1] == "\"" {
-                    field.append("\"")
-                    index += 1
-                } else {
-                    inQuotes = false
-                }
-            } else {
-                field.append(scalar)
-            }
-        } else {
-            switch scalar {
-            case "\"": inQuotes = true
-            case ",":
-                record.append(String(field))
-                field = String.UnicodeScalarView()
-            case "\n":
-                record.append(String(field))
-                field = String.UnicodeScalarView()
-                records.append(record)
-                record = []
-            case "\r": break
-            default: field.append(scalar)
-            }
-        }
-        index += 1
-    }
-    if !field.isEmpty || !record.isEmpty {
-        record.append(String(field))
-        records.append(record)
-    }
-    return records
-}
-
 /// What the example catalog says, read straight from the CSV.
 struct ExampleCatalogFacts {
     /// Handles whose first row does not say Published = false.
@@ -208,8 +141,8 @@ struct ExampleCatalogFacts {
     var explicitSKUs: [String: [String]] = [:]
 
     static func load() throws -> ExampleCatalogFacts {
-        let text = try #require(readText(Repo.path("catalog/products.csv")))
-        let rows = parseCSV(text)
+        let text = try #require(readText(Repository.exampleCatalog))
+        let rows = TestCSV.rows(text)
         let header = try #require(rows.first)
         let handleColumn = try #require(header.firstIndex(of: "Handle"))
         let publishedColumn = try #require(header.firstIndex(of: "Published"))

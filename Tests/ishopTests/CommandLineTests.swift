@@ -9,10 +9,6 @@ import Testing
 /// Drives the built `ishop` binary as a shop owner would: real processes, a real SQLite file,
 /// a real server on a loopback port.
 struct Shop {
-    static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
-
     /// The `ishop` binary SwiftPM built beside this test bundle.
     static var binary: String {
         var candidates: [String] = []
@@ -20,7 +16,7 @@ struct Shop {
             candidates.append(executable.deletingLastPathComponent().appendingPathComponent("ishop").path)
         }
         candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("ishop").path)
-        candidates.append(repositoryRoot.appendingPathComponent(".build/debug/ishop").path)
+        candidates.append(Repository.path(".build/debug/ishop"))
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
     }
 
@@ -28,10 +24,9 @@ struct Shop {
 
     /// A copy of the example shop in a temporary folder, so the repository's public/ is untouched.
     static func copyExample() throws -> Shop {
-        let directory = NSTemporaryDirectory() + "ishop-cli-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try TemporaryFolder("cli").path
         for item in ["site.yml", "content", "themes", "static", "catalog"] {
-            try FileManager.default.copyItem(atPath: repositoryRoot.appendingPathComponent(item).path, toPath: "\(directory)/\(item)")
+            try FileManager.default.copyItem(atPath: Repository.path(item), toPath: "\(directory)/\(item)")
         }
         try FileManager.default.createDirectory(atPath: "\(directory)/.ishop", withIntermediateDirectories: true)
         return Shop(directory: directory)

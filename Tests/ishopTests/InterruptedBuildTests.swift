@@ -1,5 +1,6 @@
 import Foundation
 import ShopSystem
+import ShopTestSupport
 import Testing
 
 /// Ctrl-C in the middle of `ishop build`: the site being served stays exactly as it was, and the
@@ -21,7 +22,7 @@ import Testing
     @Test func ctrlCDuringBuildLeavesThePublishedSiteAsItWas() async throws {
         let shop = try Shop.copyExample()
         defer { shop.remove() }
-        let generator = Shop.repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/bench/gen_catalog.py").path
+        let generator = Repository.bench.appendingPathComponent("gen_catalog.py").path
         try #require(FileManager.default.fileExists(atPath: generator), "../shared/bench/gen_catalog.py is needed beside the repository")
         let generated = try ChildProcess.run("python3", arguments: [generator, "--products", "2500", "--out", "\(shop.directory)/big"])
         #expect(generated.termination.succeeded, "\(generated.errorText)")
