@@ -135,6 +135,7 @@ let package = Package(
         // Depends on SiteBuild only so that cmark-gfm's unsynchronised extension registration
         // happens through the same once-token as in production, never twice at once.
         .testTarget(name: "CMarkGFMTests", dependencies: ["CMarkGFM", "SiteBuild"]),
+        .testTarget(name: "ShopSystemTests", dependencies: ["ShopSystem"]),
         .testTarget(name: "ShopCoreTests", dependencies: ["ShopCore", "ShopTestSupport"]),
         // Helpers shared by test targets: the backends the Store contract runs on, temporary
         // folders, the repository's and ../shared's paths, and a CSV reader independent of the importer's.

@@ -78,6 +78,7 @@ public final class ChildProcess: @unchecked Sendable {
         _ executable: String, arguments: [String] = [], environment: [String: String]? = nil, directory: String? = nil,
         input: Stream = .null, output: Stream = .null, error: Stream = .inherit, ownProcessGroup: Bool = false
     ) throws {
+        if case .pipe = input { _ = Self.ignoresBrokenPipes }
         var parentEnds: [Int32?] = [nil, nil, nil]
         var childEnds: [Int32] = [-1, -1, -1]
         var opened: [Int32] = []
@@ -134,6 +135,11 @@ public final class ChildProcess: @unchecked Sendable {
         standardOutput = parentEnds[1]
         standardError = parentEnds[2]
     }
+
+    /// A child that exits without reading all of its input must not kill this process with
+    /// SIGPIPE when it is written to: the write fails with EPIPE instead. (The child itself gets
+    /// every signal at its default, SIGPIPE included: `ishop_spawn`.)
+    private static let ignoresBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
     deinit {
         for case let descriptor? in [standardInput, standardOutput, standardError] { close(descriptor) }
