@@ -11,7 +11,8 @@ ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN {if (a == "" || b == "" 
 # The server a script is measuring: started with `start_server LOG URL COMMAND...` (its output
 # to LOG; returns once URL answers 200, per ../shared/bench/load/wait_ready.py, printing that
 # tool's line with the time to the first 200), stopped with `stop_server` (also on exit, once
-# `trap stop_server EXIT` is set).
+# `trap stop_server EXIT` is set). Call it outside any pipeline (redirect its output instead):
+# in a pipeline it would run in a subshell, and server_pid would not reach the script.
 server_pid=""
 start_server() {
   local log=$1 url=$2 t0; shift 2

@@ -65,7 +65,9 @@ run_one() {  # $1 = label, then the server command
   local label=$1 log="$results/$1.log" r; shift
   : > "$log"
   for r in $(seq 1 "$RUNS"); do
-    start_server "$results/server-$label.log" "$base/healthz" "$@" | sed "s/^/$label | /" | tee -a "$log"
+    # Not in a pipeline: start_server sets server_pid in this shell.
+    start_server "$results/server-$label.log" "$base/healthz" "$@" > "$results/ready-$label"
+    sed "s/^/$label | /" "$results/ready-$label" | tee -a "$log"
     sleep 2
     python3 "$load/rss_sample.py" --pid "$server_pid" --duration 0 | sed "s/^RSS/$label | RSS_IDLE/" | tee -a "$log"
     "$load/http_load.sh" "$base" "${csv_args[@]}" --duration "$DURATION" --conns "$CONNS" --threads "$THREADS" \
