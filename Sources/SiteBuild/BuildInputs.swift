@@ -36,11 +36,11 @@ extension SiteBuilder {
         let store = self.store
         async let catalog = store.catalog(includeUnpublished: false)
         async let live = LiveSite.read(output)
-        let pages = try inStage(.content) {
+        let pages = try await inStage(.content) {
             try ContentPage.loadAll(directory: config.resolve(config.contentDir), displayRoot: config.contentDir).filter { !$0.draft }
         }
-        let theme = try inStage(.theme) { try Theme.load(config: config) }
-        let assets = try inStage(.theme) { try FingerprintedAssets(staticFiles: theme.staticFiles) }
+        let theme = try await inStage(.theme) { try Theme.load(config: config) }
+        let assets = try await inStage(.theme) { try FingerprintedAssets(staticFiles: theme.staticFiles) }
         clock.lap("content and theme")
         let products: [Product]
         do {

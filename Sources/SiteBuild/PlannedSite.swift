@@ -36,8 +36,8 @@ extension SiteBuilder {
 
         // Rendered once, put into every page as it is: rendering them per page was most of a build.
         let fragmentContext = models.fragmentContext(collections: departments.map { .fields($0) })
-        let header = try inStage(.render) { try theme.renderText(fragmentContext, template: "header") }
-        let footer = try inStage(.render) { try theme.renderText(fragmentContext, template: "footer") }
+        let header = try await inStage(.render) { try theme.renderText(fragmentContext, template: "header") }
+        let footer = try await inStage(.render) { try theme.renderText(fragmentContext, template: "footer") }
         models.fragments = ["header": .text(header), "footer": .text(footer)]
         clock.lap("collections")
 
@@ -45,7 +45,7 @@ extension SiteBuilder {
         models.imageSets = images.sets
         clock.lap("images")
 
-        let plan = try inStage(.plan) {
+        let plan = try await inStage(.plan) {
             try SitePlan(
                 products: products, collections: collections, pages: pages, theme: theme, assets: assets, models: models,
                 // Every asset URL a page may name goes into the shared digest.

@@ -9,11 +9,11 @@ extension SiteBuilder {
     /// nothing but the catalog: they render beside the pages, each on its own task, and are
     /// written when the pages are done. The Merchant Center feed is written by its task straight
     /// into the tree, as it is made; that task deletes the old one too.
-    func startFeeds(_ toRender: [PlannedOutput], _ site: PlannedSite, _ inputs: BuildInputs, tree: OutputTree, output: String) throws
-        -> Task<[String: FeedWork.Output], any Error>
+    func startFeeds(_ toRender: [PlannedOutput], _ site: PlannedSite, _ inputs: BuildInputs, tree: OutputTree, output: String)
+        async throws -> Task<[String: FeedWork.Output], any Error>
     {
         for planned in toRender where planned.path == MerchantFeed.path {
-            try inStage(.write) { try tree.prepareMovingAside(planned.path, digest: planned.digest) }
+            try await inStage(.write) { try tree.prepareMovingAside(planned.path, digest: planned.digest) }
         }
         let models = site.models
         let feedWork = FeedWork(products: inputs.products, config: config, urls: models.urls, prices: models.prices, day: site.day,

@@ -115,7 +115,7 @@ public struct SiteBuilder {
             return try finishUnchanged(site, inputs, output: output)
         }
 
-        let tree = try inStage(.write) {
+        let tree = try await inStage(.write) {
             try OutputTree(publishPath: output, precompress: config.precompress, live: live.manifest, liveIdentity: live.identity,
                            syncBeforePublish: syncBeforePublish)
         }
@@ -128,11 +128,11 @@ public struct SiteBuilder {
         let manifestOrder = site.plan.outputs.map(\.path)
         let manifest = Task { try await onThreadOfItsOwn { BuildManifest.Encoded(outputs: manifestDigests, order: manifestOrder) } }
         do {
-            let toRender = try inStage(.write) { try keepWhatIsCurrent(site.plan, in: tree) }
+            let toRender = try await inStage(.write) { try keepWhatIsCurrent(site.plan, in: tree) }
             clock.lap("keep")
             let ledger = RenderLedger(tree: tree, total: toRender.count, progress: progress)
             tree.expectWrites(toRender.count)
-            let feeds = try startFeeds(toRender, site, inputs, tree: tree, output: output)
+            let feeds = try await startFeeds(toRender, site, inputs, tree: tree, output: output)
             feedTask = feeds
             try await inStage(.render) { try await renderProductPages(toRender, site, inputs, tree: tree, ledger: ledger) }
             clock.lap("product pages")
@@ -143,7 +143,7 @@ public struct SiteBuilder {
             }
             clock.lap("feeds and files")
             let encoded = try? await manifest.value
-            try inStage(.publish) { try tree.publish(encoded: encoded) }
+            try await inStage(.publish) { try tree.publish(encoded: encoded) }
             clock.lap("publish")
             var report = site.plan.report(output: output, rendered: ledger.rendered, tree: tree, images: site.images.report)
             report.compressedSegmentsReused = ledger.segmentsReused
@@ -185,18 +185,6 @@ public struct SiteBuilder {
 
     /// Runs one stage: an error that is not a BuildError already is named by `stage`; a
     /// cancellation stays one.
-    func inStage<T>(_ stage: BuildError.Stage, _ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as BuildError {
-            throw error
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            throw BuildError(stage, "\(error)")
-        }
-    }
-
     func inStage<T>(_ stage: BuildError.Stage, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()

@@ -9,6 +9,18 @@ import Testing
 struct CommerceContractTests {
     static let limits = CartLimits(maxQuantity: 99, maxLines: 3)
 
+    /// Every user checks out at once (Medusa's way: fire them all, then judge the end state).
+    static func checkOutAtOnce(_ users: [String], in store: any CommerceStore) async throws -> [CheckoutOutcome] {
+        try await withThrowingTaskGroup(of: CheckoutOutcome.self) { group in
+            for user in users {
+                group.addTask { try await store.checkout(userID: user, idempotencyKey: "key-\(user)", currency: "EUR", now: 2) }
+            }
+            var all: [CheckoutOutcome] = []
+            for try await outcome in group { all.append(outcome) }
+            return all
+        }
+    }
+
     func token(_ hash: String, user: String, family: String, at time: Int64 = 1000) -> NewRefreshToken {
         NewRefreshToken(hash: hash, userID: user, familyID: family, issuedAt: time, expiresAt: time + 86_400)
     }
@@ -246,14 +258,7 @@ struct CommerceContractTests {
             _ = try await store.addToCart(.user(id: user.id), sku: "HOT", quantity: 1, limits: Self.limits, now: 1)
             users.append(user.id)
         }
-        let outcomes = try await withThrowingTaskGroup(of: CheckoutOutcome.self) { group in
-            for user in users {
-                group.addTask { try await store.checkout(userID: user, idempotencyKey: "key-\(user)", currency: "EUR", now: 2) }
-            }
-            var all: [CheckoutOutcome] = []
-            for try await outcome in group { all.append(outcome) }
-            return all
-        }
+        let outcomes = try await Self.checkOutAtOnce(users, in: store)
         let placed = outcomes.compactMap { if case .placed(let order) = $0 { order } else { nil } }
         let refused = outcomes.filter { if case .insufficientStock(sku: "HOT", _) = $0 { true } else { false } }
         #expect(placed.count == 50)
@@ -320,14 +325,7 @@ struct CommerceContractTests {
             _ = try await store.addToCart(.user(id: user.id), sku: "PRE", quantity: 1, limits: Self.limits, now: 1)
             users.append(user.id)
         }
-        let outcomes = try await withThrowingTaskGroup(of: CheckoutOutcome.self) { group in
-            for user in users {
-                group.addTask { try await store.checkout(userID: user, idempotencyKey: "key-\(user)", currency: "EUR", now: 2) }
-            }
-            var all: [CheckoutOutcome] = []
-            for try await outcome in group { all.append(outcome) }
-            return all
-        }
+        let outcomes = try await Self.checkOutAtOnce(users, in: store)
         let placed = outcomes.compactMap { if case .placed(let order) = $0 { order } else { nil } }
         let refused = outcomes.filter { if case .insufficientStock(sku: "HOT", _) = $0 { true } else { false } }
         let hotLines = placed.flatMap(\.lines).filter { $0.sku == "HOT" }

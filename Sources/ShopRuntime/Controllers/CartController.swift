@@ -181,20 +181,3 @@ extension Optional {
         return try await transform(value)
     }
 }
-
-/// One line of a cart or of an order, as API.md writes both.
-struct LineItemResponse: Encodable {
-    let sku: String
-    let title: String
-    let quantity: Int
-    let unit_price_cents: Int
-    let line_total_cents: Int
-
-    init(_ line: CartLine) {
-        sku = line.sku
-        title = line.title
-        quantity = line.quantity
-        unit_price_cents = line.unitPriceCents
-        line_total_cents = line.lineTotalCents
-    }
-}
