@@ -1,9 +1,5 @@
-import Foundation
 import Logging
 import ShopCore
-import ShopImages
-import ShopStore
-import Synchronization
 
 /// The feeds and sitemaps of a build, rendered off the page workers: each kind on a task of its own.
 struct FeedWork: Sendable {

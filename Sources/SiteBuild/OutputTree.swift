@@ -255,30 +255,8 @@ final class OutputTree {
     func write(_ relativePath: String, digest: String, bytes: UnsafeRawBufferPointer, compressed: [UInt8]?) throws {
         plan(relativePath, digest)
         try removeFromSpare(relativePath)
-        if let slash = relativePath.lastIndex(of: "/") {
-            try ensureDirectory("\(stagingPath)/\(relativePath[..<slash])")
-        }
-        if Self.linkUnchanged(live: "\(publishPath)/\(relativePath)", to: "\(stagingPath)/\(relativePath)", bytes: bytes,
-                              compressed: compressed != nil) {
-            changedFolders.insert(Self.folder(of: relativePath))
-            contents[relativePath] = digest
-            filesKept += 1
-            return
-        }
-        try writeFile(relativePath, bytes: bytes)
-        needsSync(relativePath, compressed: compressed != nil)
-        bytesWritten += bytes.count
-        if let compressed {
-            do {
-                try compressed.withUnsafeBytes { try writeFile(relativePath + ".gz", bytes: $0) }
-            } catch {
-                unlink("\(stagingPath)/\(relativePath)")
-                throw error
-            }
-            compressedFilesWritten += 1
-            bytesWritten += compressed.count
-        }
-        contents[relativePath] = digest
+        let file = try writer.write(relativePath, bytes: bytes, compressed: compressed)
+        recordWritten(relativePath, digest: digest, file)
     }
 
     /// Copies a file into the tree (a static file of the theme or site).
@@ -329,13 +307,6 @@ final class OutputTree {
         }
         changedFolders.insert(Self.folder(of: relativePath))
         contents.removeValue(forKey: relativePath)
-    }
-
-    private func writeFile(_ relativePath: String, bytes: UnsafeRawBufferPointer) throws {
-        if let slash = relativePath.lastIndex(of: "/") {
-            try ensureDirectory("\(stagingPath)/\(relativePath[..<slash])")
-        }
-        try Self.writeFile(at: "\(stagingPath)/\(relativePath)", bytes: bytes, startWriteback: startsWritebackPerFile)
     }
 
     /// Hard-links the live site's file `live` (and its .gz when `compressed`) to `target` when it
@@ -423,22 +394,23 @@ final class OutputTree {
         /// When the tree is synced before publishing: each page's writeback starts as it is written.
         let startWriteback: Bool
 
-        /// Writes a page and its .gz; returns the bytes written (0: linked from the live site unchanged).
-        func write(_ relativePath: String, bytes: UnsafeRawBufferPointer, compressed: [UInt8]?) throws -> Int {
+        /// Writes a page and its .gz, or links both from the live site when it holds the same
+        /// bytes (then nothing is written: 0 bytes, no .gz).
+        func write(_ relativePath: String, bytes: UnsafeRawBufferPointer, compressed: [UInt8]?) throws -> WrittenFile {
             let path = "\(stagingPath)/\(relativePath)"
             if let slash = path.lastIndex(of: "/") { try Self.makeFolder(String(path[..<slash]), above: stagingPath) }
             if OutputTree.linkUnchanged(live: "\(publishPath)/\(relativePath)", to: path, bytes: bytes, compressed: compressed != nil) {
-                return 0
+                return WrittenFile(bytes: 0, compressed: false)
             }
             try OutputTree.writeFile(at: path, bytes: bytes, startWriteback: startWriteback)
-            guard let compressed else { return bytes.count }
+            guard let compressed else { return WrittenFile(bytes: bytes.count, compressed: false) }
             do {
                 try compressed.withUnsafeBytes { try OutputTree.writeFile(at: path + ".gz", bytes: $0, startWriteback: startWriteback) }
             } catch {
                 unlink(path)
                 throw error
             }
-            return bytes.count + compressed.count
+            return WrittenFile(bytes: bytes.count + compressed.count, compressed: true)
         }
 
         /// mkdir -p, from the deepest folder up only as far as needed (usually one call).
@@ -516,10 +488,10 @@ final class OutputTree {
     static let asidePrefix = ".ishop-discard-"
 
     /// After a worker wrote `relativePath` (`bytes` in all, with its .gz if `compressed`).
-    func recordWritten(_ relativePath: String, digest: String, bytes: Int, compressed: Bool) {
-        needsSync(relativePath, compressed: compressed)
-        bytesWritten += bytes
-        if compressed { compressedFilesWritten += 1 }
+    func recordWritten(_ relativePath: String, digest: String, _ file: WrittenFile) {
+        needsSync(relativePath, compressed: file.compressed)
+        bytesWritten += file.bytes
+        if file.compressed { compressedFilesWritten += 1 }
         pending.remove(relativePath)
         contents[relativePath] = digest
     }

@@ -36,7 +36,7 @@ final class RenderLedger {
 
     /// An output a worker (or the feeds' task) wrote into the spare itself.
     func recordWritten(_ planned: PlannedOutput, _ file: WrittenFile) {
-        tree.recordWritten(planned.path, digest: planned.digest, bytes: file.bytes, compressed: file.compressed)
+        tree.recordWritten(planned.path, digest: planned.digest, file)
         record(planned.path)
     }
 }

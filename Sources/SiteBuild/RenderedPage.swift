@@ -1,4 +1,5 @@
-/// What a worker wrote: the bytes (page and .gz) and whether there is a .gz.
+/// What a worker wrote: the bytes (page and .gz) and whether it wrote a .gz (none when the file was
+/// linked from the live site unchanged).
 struct WrittenFile: Sendable {
     let bytes: Int
     let compressed: Bool
@@ -9,8 +10,7 @@ struct WrittenFile: Sendable {
 /// A page rendered on a worker, with its .gz made there too.
 struct RenderedPage: Sendable {
     func write(to relativePath: String, with writer: OutputTree.Writer) throws -> WrittenFile {
-        let bytes = try html.withUnsafeBytes { try writer.write(relativePath, bytes: $0, compressed: compressed) }
-        return WrittenFile(bytes: bytes, compressed: compressed != nil)
+        try html.withUnsafeBytes { try writer.write(relativePath, bytes: $0, compressed: compressed) }
     }
 
     let path: String

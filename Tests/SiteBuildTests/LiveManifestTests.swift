@@ -53,7 +53,7 @@ struct EncodedManifestTests {
             try tree.prepare(path, digest: digest)
             let bytes = Array("\(path) \(digest)\n".utf8)
             let written = try bytes.withUnsafeBytes { try tree.writer.write(path, bytes: $0, compressed: nil) }
-            tree.recordWritten(path, digest: digest, bytes: written, compressed: false)
+            tree.recordWritten(path, digest: digest, written)
         }
     }
 

@@ -28,7 +28,7 @@ struct OutputSyncTests {
             try tree.prepare(path, digest: "d\(number)")
             let bytes = Array("page \(number)\n".utf8)
             let written = try bytes.withUnsafeBytes { try tree.writer.write(path, bytes: $0, compressed: nil) }
-            tree.recordWritten(path, digest: "d\(number)", bytes: written, compressed: false)
+            tree.recordWritten(path, digest: "d\(number)", written)
         }
         try tree.publish()
         #expect(!tree.syncsInBackground, "stopped before the sync that precedes the swap")
@@ -130,7 +130,7 @@ struct FailedSyncTests {
         let tree = try OutputTree(publishPath: output, precompress: false)
         try tree.prepare("index.html", digest: "home")
         let written = try Array("home\n".utf8).withUnsafeBytes { try tree.writer.write("index.html", bytes: $0, compressed: nil) }
-        tree.recordWritten("index.html", digest: "home", bytes: written, compressed: false)
+        tree.recordWritten("index.html", digest: "home", written)
         return tree
     }
 
