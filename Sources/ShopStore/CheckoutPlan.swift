@@ -17,9 +17,10 @@ struct CheckoutPlan: Sendable, Equatable {
         var policy: InventoryPolicy
     }
 
-    /// One line of the order: how many units come off the shelf and how many are owed.
+    /// One line of the order: the shelf before and after, and how many units are owed.
     struct Take: Sendable, Equatable {
         var sku: String
+        var stockBefore: Int
         var stockAfter: Int
         var backordered: Int
     }
@@ -43,9 +44,9 @@ struct CheckoutPlan: Sendable, Equatable {
             guard let shelf = shelves[line.sku] else { throw .insufficientStock(sku: line.sku, available: 0) }
             let onShelf = max(shelf.stock, 0)
             if onShelf >= line.quantity {
-                takes.append(Take(sku: line.sku, stockAfter: onShelf - line.quantity, backordered: 0))
+                takes.append(Take(sku: line.sku, stockBefore: onShelf, stockAfter: onShelf - line.quantity, backordered: 0))
             } else if shelf.policy == .continue {
-                takes.append(Take(sku: line.sku, stockAfter: 0, backordered: line.quantity - onShelf))
+                takes.append(Take(sku: line.sku, stockBefore: onShelf, stockAfter: 0, backordered: line.quantity - onShelf))
                 backordered[line.sku] = line.quantity - onShelf
             } else {
                 throw .insufficientStock(sku: line.sku, available: onShelf)
@@ -54,6 +55,18 @@ struct CheckoutPlan: Sendable, Equatable {
         return CheckoutPlan(
             takes: takes,
             lines: lines.map { OrderLine($0, backordered: backordered[$0.sku] ?? 0) })
+    }
+
+    /// The order this plan makes, with the prices of its lines.
+    func order(userID: String, currency: String, now: Int64) -> StoredOrder {
+        StoredOrder(id: CommerceNames.newID(), userID: userID, totalCents: lines.reduce(0) { $0 + $1.lineTotalCents },
+                    currency: currency, lines: lines, createdAt: now)
+    }
+
+    /// The stock events to record: the SKUs whose stock moved (a backordered variant already at 0
+    /// stays there, and announcing it again would tell no shopper anything).
+    var stockEvents: [(sku: String, stock: Int)] {
+        takes.filter { $0.stockAfter != $0.stockBefore }.map { ($0.sku, $0.stockAfter) }
     }
 
     /// The SKUs to lock, in the order every checkout locks them (no two checkouts deadlock).

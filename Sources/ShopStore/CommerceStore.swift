@@ -135,7 +135,7 @@ public enum CartOwner: Sendable, Hashable {
 
 /// The cart rule, written once for every backend: a line holds 1 to `maxQuantity` units, a cart
 /// at most `maxLines` lines. A backend reads the line (and, for a new line, the cart's line
-/// count), asks `lineAfterAdding`, and writes what it says.
+/// count), asks `lineAfterAdding`, and writes what it answers.
 public struct CartLimits: Sendable, Equatable {
     public var maxQuantity: Int
     public var maxLines: Int
@@ -145,23 +145,24 @@ public struct CartLimits: Sendable, Equatable {
         self.maxLines = maxLines
     }
 
-    /// The line's quantity once `quantity` is added to the `existing` one (nil: no line yet, in
-    /// a cart of `lines` lines; read only then). `capped` (merging a guest cart at sign-in): a
-    /// total over the limit is cut to it rather than refused. A refusal is the CartChange to answer.
-    func lineAfterAdding(_ quantity: Int, to existing: Int?, capped: Bool, lines: () throws -> Int) rethrows -> Result<Int, CartRefusal> {
+    /// What a line holds once `quantity` is added to the `existing` one (nil: no line yet, in a
+    /// cart of `linesInCart` lines). `capped` (merging a guest cart at sign-in): a total over the
+    /// limit is cut to it rather than refused.
+    func lineAfterAdding(_ quantity: Int, to existing: Int?, linesInCart: Int, capped: Bool) -> LineAfterAdding {
         var total = (existing ?? 0) + quantity
         if total > maxQuantity {
-            guard capped else { return .failure(CartRefusal(change: .quantityOutOfRange(max: maxQuantity))) }
+            guard capped else { return .refused(.quantityOutOfRange(max: maxQuantity)) }
             total = maxQuantity
         }
-        if existing == nil, try lines() >= maxLines { return .failure(CartRefusal(change: .tooManyLines(max: maxLines))) }
-        return .success(total)
+        if existing == nil, linesInCart >= maxLines { return .refused(.tooManyLines(max: maxLines)) }
+        return .quantity(total)
     }
-}
 
-/// A cart change refused by the cart rule (CartLimits).
-struct CartRefusal: Error, Equatable {
-    let change: CartChange
+    enum LineAfterAdding: Equatable {
+        case quantity(Int)
+        /// The change to answer with; nothing is written.
+        case refused(CartChange)
+    }
 }
 
 public enum CartChange: Sendable, Equatable {

@@ -201,16 +201,16 @@ extension PostgresStore: CommerceStore {
         for try await value in try await connection.query("""
             SELECT quantity FROM cart_items WHERE cart_id = \(cartID) AND sku = \(sku)
             """, logger: logger).decode(Int.self) { existing = value }
-        // The line count is read only for a new line (PostgresNIO's reads are async: read first).
+        // The line count matters only for a new line.
         var lines = 0
         if existing == nil {
             for try await count in try await connection.query("SELECT COUNT(*) FROM cart_items WHERE cart_id = \(cartID)", logger: logger)
                 .decode(Int.self) { lines = count }
         }
         let total: Int
-        switch limits.lineAfterAdding(quantity, to: existing, capped: capped, lines: { lines }) {
-        case .success(let quantity): total = quantity
-        case .failure(let refusal): return refusal.change
+        switch limits.lineAfterAdding(quantity, to: existing, linesInCart: lines, capped: capped) {
+        case .quantity(let quantity): total = quantity
+        case .refused(let change): return change
         }
         if existing == nil {
             try await connection.query("INSERT INTO cart_items (cart_id, sku, quantity) VALUES (\(cartID), \(sku), \(total))", logger: logger)
@@ -310,8 +310,7 @@ extension PostgresStore: CommerceStore {
                     UPDATE variants v SET stock = u.stock, updated_at = \(variantTime)
                     FROM UNNEST(\(takenSKUs)::text[], \(stockAfter)::int8[]) AS u(sku, stock) WHERE v.sku = u.sku
                     """, logger: logger)
-                let order = StoredOrder(id: CommerceNames.newID(), userID: userID, totalCents: plan.lines.reduce(0) { $0 + $1.lineTotalCents },
-                                        currency: currency, lines: plan.lines, createdAt: now)
+                let order = plan.order(userID: userID, currency: currency, now: now)
                 try await connection.query("""
                     INSERT INTO orders (id, user_id, idempotency_key, total_cents, currency, created_at)
                     VALUES (\(order.id), \(userID), \(idempotencyKey), \(order.totalCents), \(currency), \(now))
@@ -328,7 +327,7 @@ extension PostgresStore: CommerceStore {
                     """, logger: logger)
                 try await connection.query("DELETE FROM cart_items WHERE cart_id = \(cartID)", logger: logger)
                 // Last: the events lock it takes is held until the commit right after.
-                try await Self.recordStockEvents(plan.takes.map { ($0.sku, $0.stockAfter) }, connection: connection, logger: logger)
+                try await Self.recordStockEvents(plan.stockEvents, connection: connection, logger: logger)
                 return .placed(order)
             }
         } catch let CheckoutPlan.Refusal.insufficientStock(sku, available) {

@@ -179,12 +179,13 @@ extension SQLiteStore: CommerceStore {
         throws -> CartChange
     {
         let existing = try Int.fetchOne(db.cachedStatement(sql: "SELECT quantity FROM cart_items WHERE cart_id = ? AND sku = ?"), arguments: [cartID, sku])
+        // The line count matters only for a new line.
+        let lines = existing != nil ? 0
+            : try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM cart_items WHERE cart_id = ?"), arguments: [cartID]) ?? 0
         let total: Int
-        switch try limits.lineAfterAdding(quantity, to: existing, capped: capped, lines: {
-            try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM cart_items WHERE cart_id = ?"), arguments: [cartID]) ?? 0
-        }) {
-        case .success(let quantity): total = quantity
-        case .failure(let refusal): return refusal.change
+        switch limits.lineAfterAdding(quantity, to: existing, linesInCart: lines, capped: capped) {
+        case .quantity(let quantity): total = quantity
+        case .refused(let change): return change
         }
         if existing == nil {
             try db.cachedStatement(sql: "INSERT INTO cart_items (cart_id, sku, quantity) VALUES (?, ?, ?)")
@@ -270,8 +271,7 @@ extension SQLiteStore: CommerceStore {
                 for take in plan.takes {
                     try update.execute(arguments: [take.stockAfter, variantTime, take.sku])
                 }
-                let order = StoredOrder(id: CommerceNames.newID(), userID: userID, totalCents: plan.lines.reduce(0) { $0 + $1.lineTotalCents },
-                                        currency: currency, lines: plan.lines, createdAt: now)
+                let order = plan.order(userID: userID, currency: currency, now: now)
                 try db.cachedStatement(sql: """
                     INSERT INTO orders (id, user_id, idempotency_key, total_cents, currency, created_at) VALUES (?, ?, ?, ?, ?, ?)
                     """).execute(arguments: [order.id, userID, idempotencyKey, order.totalCents, currency, now])
@@ -283,7 +283,7 @@ extension SQLiteStore: CommerceStore {
                                                        line.backordered])
                 }
                 try db.cachedStatement(sql: "DELETE FROM cart_items WHERE cart_id = ?").execute(arguments: [cartID])
-                try Self.recordStockEvents(plan.takes.map { ($0.sku, $0.stockAfter) }, db: db)
+                try Self.recordStockEvents(plan.stockEvents, db: db)
                 return .placed(order)
             }
         } catch let CheckoutPlan.Refusal.insufficientStock(sku, available) {

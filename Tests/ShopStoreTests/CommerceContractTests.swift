@@ -302,6 +302,9 @@ struct CommerceContractTests {
         // The stock events carry what the shelves hold now.
         let events = try await store.stockEvents(after: 0, limit: 100)
         #expect(Dictionary(events.map { ($0.sku, $0.stock) }, uniquingKeysWith: { $1 }) == ["LATER": 0, "GONE": 0, "FEW": 0])
+        // GONE was at 0 and stays there: its checkout announces nothing new for it.
+        let goneEvents = events.filter { $0.sku == "GONE" }.count
+        #expect(goneEvents == 1, "only the import announced GONE")
         // The replay reads the backorders back as they were written.
         #expect(try await store.checkout(userID: user.id, idempotencyKey: "k2", currency: "EUR", now: 4) == .replayed(order))
         try await store.close()
