@@ -182,7 +182,7 @@ public final class ChildProcess: @unchecked Sendable {
             }
             for entry in watched where entry.revents != 0 {
                 if entry.fd == standardInput {
-                    let count = input[written...].withUnsafeBytes { systemWrite(entry.fd, $0.baseAddress, $0.count) }
+                    let count = input[written...].withUnsafeBytes { write(entry.fd, $0.baseAddress, $0.count) }
                     if count > 0 { written += count }
                     if count < 0 && errno != EINTR && errno != EAGAIN || written == input.count { closeInput() }
                 } else {
@@ -198,22 +198,8 @@ public final class ChildProcess: @unchecked Sendable {
         return (output, error)
     }
 
-    /// Writes all of `bytes` to the child's standard input.
-    public func write(_ bytes: [UInt8]) throws {
-        guard let standardInput else { throw StartError(executable: "pid \(processIdentifier)", reason: "its input is not a pipe") }
-        var written = 0
-        while written < bytes.count {
-            let count = bytes[written...].withUnsafeBytes { systemWrite(standardInput, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw StartError(executable: "pid \(processIdentifier)", reason: "write: \(String(cString: strerror(errno)))")
-            }
-            written += count
-        }
-    }
-
     /// Closes the child's standard input, so that it reads its end.
-    public func closeInput() {
+    private func closeInput() {
         if let standardInput { close(standardInput) }
         standardInput = nil
     }
@@ -226,16 +212,6 @@ public final class ChildProcess: @unchecked Sendable {
             let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count >= 0 { return Array(buffer[0..<count]) }
             if errno != EINTR { return [] }
-        }
-    }
-
-    /// Everything left on `descriptor`, to its end.
-    public func readToEnd(_ descriptor: Int32?) -> [UInt8] {
-        var all: [UInt8] = []
-        while true {
-            let chunk = readChunk(descriptor)
-            if chunk.isEmpty { return all }
-            all += chunk
         }
     }
 
@@ -305,9 +281,4 @@ public final class ChildProcess: @unchecked Sendable {
         guard let string else { return body(nil) }
         return string.withCString { body($0) }
     }
-}
-
-/// The C library's write(2), which the type's own `write(_:)` hides inside it.
-private func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
-    write(descriptor, bytes, count)
 }

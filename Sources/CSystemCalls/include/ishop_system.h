@@ -45,6 +45,10 @@ int ishop_copy_range(int in, long long offset, int out, long long length);
    to 32 MiB (glibc's most) come from the heap rather than from a fresh mapping each time. */
 void ishop_keep_freed_memory(void);
 
+/* A pipe whose two ends close on exec (pipe2 with O_CLOEXEC, which Swift's Glibc module does
+   not import): no program another thread starts meanwhile inherits it. 0, or -1 with errno. */
+int ishop_pipe(int ends[2]);
+
 /* Starts `path` (searched in PATH when it has no slash) with `argv` and `envp` (both
    NULL-terminated), in folder `directory` (NULL: this one), its standard input, output and error
    on the given descriptors (-1: /dev/null), every other descriptor closed, every signal at its
@@ -52,10 +56,6 @@ void ishop_keep_freed_memory(void);
    posix_spawn rather than Foundation's Process, whose descriptor-closing loop reads past a buffer
    on Linux (swift-corelibs-foundation #5472) and crashed test runs that start processes in
    parallel. Returns 0 and sets `*pid`, or an errno value. */
-/* A pipe whose two ends close on exec (pipe2 with O_CLOEXEC, which Swift's Glibc module does
-   not import): no program another thread starts meanwhile inherits it. 0, or -1 with errno. */
-int ishop_pipe(int ends[2]);
-
 int ishop_spawn(const char *path, char *const argv[], char *const envp[], const char *directory,
                 int input, int output, int error, int own_group, int *pid);
 
