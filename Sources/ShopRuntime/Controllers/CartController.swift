@@ -132,7 +132,7 @@ struct CartController {
             cartOwner = owner
         }
         let (change, cart) = try await store.addToCartReadingCart(cartOwner, sku: input.sku, quantity: input.quantity.value,
-                                                                      limits: limits, now: AuthService.now())
+                                                                  limits: limits, now: AuthService.now())
         try Self.check(change, sku: input.sku)
         var response = CartResponse(cart, currency: currency).json.response()
         if let newToken { response.headers[.xCartToken] = newToken }
@@ -148,7 +148,7 @@ struct CartController {
             throw APIError.invalidField("quantity", "quantity must be between 0 (remove the line) and \(limits.maxQuantity).")
         }
         try Self.check(try await store.setCartQuantity(owner, sku: sku, quantity: input.quantity.value, limits: limits,
-                                                            now: AuthService.now()), sku: sku)
+                                                       now: AuthService.now()), sku: sku)
         return try await respond(owner, request: request, context: context)
     }
 

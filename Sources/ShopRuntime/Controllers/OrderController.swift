@@ -72,7 +72,7 @@ struct OrderController {
             throw APIError(.badRequest, "invalid_idempotency_key", "The Idempotency-Key must be 1 to 255 visible ASCII characters.")
         }
         let outcome = try await store.checkout(userID: identity.userID, idempotencyKey: key, currency: currency.code,
-                                                    now: AuthService.now())
+                                               now: AuthService.now())
         switch outcome {
         case .placed(let order):
             metrics.checkoutFinished("placed")
@@ -110,7 +110,7 @@ struct OrderController {
             throw APIError.invalidField("price_cents", "price_cents must be between 0 and \(Money.maxMinorUnits).")
         }
         guard let variant = try await store.updateVariant(sku: sku, stock: patch.stock?.value, priceCents: patch.price_cents?.value,
-                                                               now: AuthService.now())
+                                                          now: AuthService.now())
         else {
             throw APIError(.notFound, "unknown_sku", "No variant has the SKU \(sku.prefix(100)).", sku: sku)
         }
